@@ -1,0 +1,1 @@
+//! picket-capture: see the architecture notes; filled in by its issue.

@@ -1,0 +1,1 @@
+//! picket-config: see the architecture notes; filled in by its issue.

@@ -1,0 +1,199 @@
+//! The shared vocabulary of picket.
+//!
+//! Every source, decoder, engine and sink speaks in [`Event`]s and [`Alert`]s. The JSON form
+//! follows Suricata's EVE layout (`timestamp`, `event_type`, `src_ip`, ... with one object per
+//! event type), so Security Onion, EveBox and Elastic read picket's output unchanged. Fields
+//! that EVE does not name live under a single top-level `picket` object, which a strict EVE
+//! writer leaves out (see [`EveMode`]).
+//!
+//! This crate does no I/O.
+
+mod time;
+
+pub use time::Timestamp;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Whether picket's own additions are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EveMode {
+    /// Keep the `picket` object. Elastic, Security Onion and EveBox ignore unknown fields.
+    #[default]
+    Extended,
+    /// Only fields that Suricata's EVE schema names, for consumers that validate strictly.
+    Strict,
+}
+
+/// The network endpoints of an event, when it has any.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proto: Option<String>,
+}
+
+/// One event: the envelope shared by every source, plus its typed body.
+///
+/// `body` is the EVE object named after `event_type` (for example the `dns` object of a DNS
+/// event). `picket` carries our additions (conn_state, the qube name, baseline figures...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub timestamp: Timestamp,
+    /// The sensor or source name, as authenticated by the transport, never as claimed inside
+    /// the payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    pub event_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub community_id: Option<String>,
+    #[serde(flatten)]
+    pub endpoints: Endpoints,
+    /// The EVE object for this `event_type`.
+    #[serde(skip)]
+    pub body: Value,
+    /// Picket's own fields, outside the EVE schema.
+    #[serde(skip)]
+    pub picket: Map<String, Value>,
+}
+
+impl Event {
+    /// A new event of the given type with an empty body.
+    pub fn new(timestamp: Timestamp, event_type: impl Into<String>) -> Self {
+        Event {
+            timestamp,
+            host: None,
+            event_type: event_type.into(),
+            flow_id: None,
+            community_id: None,
+            endpoints: Endpoints::default(),
+            body: Value::Null,
+            picket: Map::new(),
+        }
+    }
+
+    /// The EVE JSON object for this event.
+    pub fn to_eve(&self, mode: EveMode) -> Value {
+        let mut object = match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            // Serialising plain strings and numbers cannot fail; keep an empty object if it
+            // ever does rather than panic in a sink.
+            _ => Map::new(),
+        };
+        if !self.body.is_null() {
+            object.insert(self.event_type.clone(), self.body.clone());
+        }
+        if mode == EveMode::Extended && !self.picket.is_empty() {
+            object.insert("picket".into(), Value::Object(self.picket.clone()));
+        }
+        Value::Object(object)
+    }
+
+    /// One line of EVE JSON, without the trailing newline.
+    pub fn to_eve_line(&self, mode: EveMode) -> String {
+        self.to_eve(mode).to_string()
+    }
+}
+
+/// Severity of an alert, 1 (highest) to 4, as EVE's `alert.severity` counts it.
+pub type Severity = u8;
+
+/// A detection: what matched, how bad it is, and the event that caused it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Which engine raised it: `hids`, `nids`, `netwatch`, `decoy`...
+    pub engine: String,
+    pub signature_id: u64,
+    pub rev: u32,
+    pub signature: String,
+    pub category: String,
+    pub severity: Severity,
+    /// The engine's own level (OSSEC's 0–16), kept for users who think in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mitre: Vec<String>,
+}
+
+impl Alert {
+    /// OSSEC levels run 0–16 and EVE severities 1 (worst) to 4; this keeps the two in step.
+    pub fn severity_from_level(level: u8) -> Severity {
+        match level {
+            12.. => 1,
+            8..=11 => 2,
+            4..=7 => 3,
+            _ => 4,
+        }
+    }
+
+    /// Wrap this alert in an EVE `alert` event that carries the triggering event's envelope.
+    pub fn into_event(self, cause: &Event) -> Event {
+        let mut event = Event::new(cause.timestamp, "alert");
+        event.host = cause.host.clone();
+        event.flow_id = cause.flow_id;
+        event.community_id = cause.community_id.clone();
+        event.endpoints = cause.endpoints.clone();
+        let mut body = Map::new();
+        body.insert("action".into(), Value::from("allowed"));
+        body.insert("gid".into(), Value::from(1));
+        body.insert("signature_id".into(), Value::from(self.signature_id));
+        body.insert("rev".into(), Value::from(self.rev));
+        body.insert("signature".into(), Value::from(self.signature.clone()));
+        body.insert("category".into(), Value::from(self.category.clone()));
+        body.insert("severity".into(), Value::from(self.severity));
+        event.body = Value::Object(body);
+        event.picket = cause.picket.clone();
+        event
+            .picket
+            .insert("engine".into(), Value::from(self.engine));
+        if let Some(level) = self.level {
+            event.picket.insert("level".into(), Value::from(level));
+        }
+        if !self.groups.is_empty() {
+            event
+                .picket
+                .insert("groups".into(), Value::from(self.groups));
+        }
+        if !self.mitre.is_empty() {
+            event.picket.insert("mitre".into(), Value::from(self.mitre));
+        }
+        event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_mode_drops_picket_object_and_keeps_body() {
+        let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "dns");
+        event.body = serde_json::json!({"type": "query", "rrname": "example.org"});
+        event.picket.insert("qube".into(), Value::from("work"));
+        let strict = event.to_eve(EveMode::Strict);
+        assert!(strict.get("picket").is_none());
+        assert_eq!(strict["dns"]["rrname"], "example.org");
+        assert_eq!(strict["timestamp"], "2023-11-14T22:13:20.123456+0000");
+        let extended = event.to_eve(EveMode::Extended);
+        assert_eq!(extended["picket"]["qube"], "work");
+    }
+
+    #[test]
+    fn alert_severity_follows_level() {
+        assert_eq!(Alert::severity_from_level(15), 1);
+        assert_eq!(Alert::severity_from_level(10), 2);
+        assert_eq!(Alert::severity_from_level(5), 3);
+        assert_eq!(Alert::severity_from_level(0), 4);
+    }
+}

@@ -1,0 +1,224 @@
+//! Timestamps as microseconds since the Unix epoch, written the way EVE writes them.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// Microseconds since 1970-01-01T00:00:00Z, in UTC.
+///
+/// Engines work on event time, never on the wall clock, so replaying a capture or a log gives
+/// the same results every time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const fn from_micros(micros: i64) -> Self {
+        Timestamp(micros)
+    }
+    pub const fn from_secs(secs: i64) -> Self {
+        Timestamp(secs.saturating_mul(1_000_000))
+    }
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+    pub const fn as_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+    /// The wall clock now. Only sources call this; engines take time from events.
+    pub fn now() -> Self {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
+    }
+
+    /// (year, month, day, hour, minute, second, weekday with 0 = Sunday) in UTC.
+    pub fn civil(self) -> Civil {
+        let secs = self.as_secs();
+        let days = secs.div_euclid(86_400);
+        let rem = secs.rem_euclid(86_400);
+        let (year, month, day) = civil_from_days(days);
+        Civil {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: ((rem % 3600) / 60) as u32,
+            second: (rem % 60) as u32,
+            weekday: (days + 4).rem_euclid(7) as u32,
+        }
+    }
+
+    /// Build from a UTC civil date and time; out-of-range parts are not checked beyond
+    /// arithmetic, which is what log-timestamp parsing needs.
+    pub fn from_civil(
+        year: i64,
+        month: u32,
+        day: u32,
+        hour: u32,
+        minute: u32,
+        second: u32,
+    ) -> Self {
+        let days = days_from_civil(year, month, day);
+        Timestamp::from_secs(
+            days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second),
+        )
+    }
+}
+
+/// A broken-down UTC time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 = Sunday.
+    pub weekday: u32,
+}
+
+// Howard Hinnant's days-from-civil algorithm, written out from its published description.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+impl fmt::Display for Timestamp {
+    /// EVE's form: `2023-11-14T22:13:20.123456+0000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.civil();
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",
+            c.year,
+            c.month,
+            c.day,
+            c.hour,
+            c.minute,
+            c.second,
+            self.0.rem_euclid(1_000_000)
+        )
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_eve(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad EVE timestamp {text:?}")))
+    }
+}
+
+/// Parse `YYYY-MM-DDTHH:MM:SS[.ffffff](+|-)HHMM`.
+fn parse_eve(text: &str) -> Option<Timestamp> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let s = text.get(from..from + len)?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    if b.len() < 19 || b.get(4) != Some(&b'-') || b.get(10) != Some(&b'T') {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    let mut pos = 19;
+    let mut micros = 0i64;
+    if b.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while pos < b.len() && b[pos].is_ascii_digit() {
+            pos += 1;
+        }
+        let digits = &text[start..pos];
+        let mut padded: String = digits.chars().take(6).collect();
+        while padded.len() < 6 {
+            padded.push('0');
+        }
+        micros = padded.parse().ok()?;
+    }
+    let mut offset_secs = 0i64;
+    match b.get(pos) {
+        Some(b'+') | Some(b'-') => {
+            let sign = if b[pos] == b'-' { -1 } else { 1 };
+            let rest = text[pos + 1..].replace(':', "");
+            let hh: i64 = rest.get(0..2)?.parse().ok()?;
+            let mm: i64 = rest.get(2..4)?.parse().ok()?;
+            offset_secs = sign * (hh * 3600 + mm * 60);
+        }
+        Some(b'Z') | None => {}
+        _ => return None,
+    }
+    let base = Timestamp::from_civil(
+        year,
+        month as u32,
+        day as u32,
+        hour as u32,
+        minute as u32,
+        second as u32,
+    );
+    Some(Timestamp::from_micros(
+        base.as_micros() - offset_secs * 1_000_000 + micros,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trip_across_leap_years() {
+        for &(y, m, d) in &[(1970, 1, 1), (2000, 2, 29), (2024, 12, 31), (2100, 3, 1)] {
+            let ts = Timestamp::from_civil(y, m, d, 13, 14, 15);
+            let c = ts.civil();
+            assert_eq!(
+                (c.year, c.month, c.day, c.hour, c.minute, c.second),
+                (y, m, d, 13, 14, 15)
+            );
+        }
+        assert_eq!(
+            Timestamp::from_secs(0).civil().weekday,
+            4,
+            "1970-01-01 was a Thursday"
+        );
+    }
+
+    #[test]
+    fn eve_text_round_trips_and_honours_offsets() {
+        let ts = Timestamp::from_micros(1_700_000_000_123_456);
+        let text = ts.to_string();
+        assert_eq!(parse_eve(&text), Some(ts));
+        assert_eq!(
+            parse_eve("2023-11-14T23:13:20.123456+0100"),
+            Some(ts),
+            "an offset moves the instant back to UTC"
+        );
+        assert_eq!(parse_eve("not a time"), None);
+    }
+}

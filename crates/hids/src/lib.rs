@@ -1,0 +1,1 @@
+//! picket-hids: see the architecture notes; filled in by its issue.

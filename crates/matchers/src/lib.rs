@@ -1,0 +1,1 @@
+//! picket-matchers: see the architecture notes; filled in by its issue.

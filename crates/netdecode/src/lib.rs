@@ -1,0 +1,1 @@
+//! picket-netdecode: see the architecture notes; filled in by its issue.

@@ -1,0 +1,1 @@
+//! picket-proto: see the architecture notes; filled in by its issue.
