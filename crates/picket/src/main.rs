@@ -1,1 +1,48 @@
-fn main() {}
+//! The `picket` command: every role (manager, agent, sensor, decoy) and every tool in one
+//! binary. Each subcommand lives in its own module under `cmd/`; this file only dispatches.
+
+mod cmd;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "picket",
+    version,
+    about = "Attack early warning, detection, delay and denial for Qubes OS and Linux"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run picket on this host with embedded defaults and show what it detects on bundled samples.
+    Demo(cmd::demo::Args),
+    /// Test log lines against OSSEC/Wazuh decoders and rules, as ossec-logtest does.
+    Logtest(cmd::logtest::Args),
+    /// Benchmarks of the engines.
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCommand),
+    /// Network sensor: read captures or an interface and write EVE JSON.
+    Sensor(cmd::sensor::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<i32> = match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Logtest(args) => cmd::logtest::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Sensor(args) => cmd::sensor::run(args),
+    };
+    match result {
+        Ok(code) => std::process::exit(code),
+        Err(error) => {
+            eprintln!("picket: {error:#}");
+            std::process::exit(2);
+        }
+    }
+}
