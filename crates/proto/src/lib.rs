@@ -4,8 +4,22 @@
 //! direction of one flow (or one datagram at a time for UDP), and returns EVE bodies. Nothing
 //! here does I/O, keeps global state, or grows without bound: every parser caps what it keeps
 //! per flow.
+//!
+//! Each protocol lives in its own directory with the same four parts: `parser` (pure functions
+//! over bytes that return [`ParseError::Incomplete`] rather than failing on partial data),
+//! `state` (the per-flow [`AppParser`], with every buffer capped), `logger` (state to the EVE
+//! body Suricata 8 would write), and unit tests with real bytes. [`detect`] picks a parser for a
+//! new flow from its first payload, falling back to well-known ports.
 
 use serde_json::Value;
+
+pub mod dns;
+pub mod parse;
+
+pub use parse::ParseError;
+
+#[cfg(test)]
+mod schema_tests;
 
 /// Which way bytes travel, relative to the side that opened the flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,4 +53,60 @@ pub trait AppParser: Send + std::fmt::Debug {
     fn gap(&mut self, _direction: Direction, _len: u64) {}
     /// The flow ended; flush anything still pending (for example a request with no response).
     fn finish(&mut self, _out: &mut Vec<AppEvent>) {}
+}
+
+/// Chooses a parser for a new flow: by content first (TLS record header, HTTP method or status
+/// line, `SSH-` banner, DNS header shape), then by well-known port. `first_payload` is the first
+/// non-empty payload seen in `direction`; it may be empty when only the ports are known.
+pub fn detect(
+    transport: Transport,
+    src_port: u16,
+    dst_port: u16,
+    direction: Direction,
+    first_payload: &[u8],
+) -> Option<Box<dyn AppParser>> {
+    if let Some(p) = detect_by_content(transport, direction, first_payload) {
+        return Some(p);
+    }
+    // The server port is the destination of to-server traffic and the source of replies.
+    let server_port = match direction {
+        Direction::ToServer => dst_port,
+        Direction::ToClient => src_port,
+    };
+    detect_by_port(transport, server_port)
+}
+
+fn detect_by_content(
+    transport: Transport,
+    direction: Direction,
+    p: &[u8],
+) -> Option<Box<dyn AppParser>> {
+    if p.is_empty() {
+        return None;
+    }
+    match transport {
+        Transport::Udp => {
+            if dns::looks_like_dns(p) {
+                return Some(Box::new(dns::DnsParser::new(Transport::Udp)));
+            }
+            None
+        }
+        Transport::Tcp => {
+            // Hooks for the other protocols are added below as they land.
+            let _ = direction;
+            if let Ok((frame, _)) = dns::state::tcp_frame(p) {
+                if dns::looks_like_dns(frame) {
+                    return Some(Box::new(dns::DnsParser::new(Transport::Tcp)));
+                }
+            }
+            None
+        }
+    }
+}
+
+fn detect_by_port(transport: Transport, port: u16) -> Option<Box<dyn AppParser>> {
+    match (transport, port) {
+        (_, 53) | (Transport::Udp, 5353 | 5355) => Some(Box::new(dns::DnsParser::new(transport))),
+        _ => None,
+    }
 }

@@ -1,0 +1,125 @@
+//! Every EVE body the loggers produce, wrapped in a minimal EVE envelope, must validate against
+//! Suricata 8.0.6's strict schema (it rejects any field it does not name). The sample inputs
+//! are the ones the per-protocol unit tests use, so a logger change that breaks the schema
+//! fails here.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::{AppEvent, AppParser, Direction, Transport};
+
+/// Where the shared corpus lives relative to this crate, if it is there at all.
+pub(crate) fn shared_corpus(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus")
+        .join(rel);
+    if p.exists() {
+        Some(p)
+    } else if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("corpus file {} missing and CI=true", p.display());
+    } else {
+        println!("skip: corpus file {} not found", p.display());
+        None
+    }
+}
+
+fn envelope(ev: &AppEvent, app_proto: &str) -> Value {
+    let mut e = json!({
+        "timestamp": "2026-11-27T12:00:00.000000+0000",
+        "flow_id": 1234567890u64,
+        "event_type": ev.event_type,
+        "src_ip": "192.0.2.1",
+        "src_port": 40000,
+        "dest_ip": "198.51.100.2",
+        "dest_port": 443,
+        "proto": "TCP",
+        "app_proto": app_proto,
+    });
+    if let Value::Object(m) = &mut e {
+        m.insert(ev.event_type.to_string(), ev.body.clone());
+    }
+    e
+}
+
+/// Every event each protocol's sample flows produce.
+fn sample_events() -> Vec<(&'static str, AppEvent)> {
+    let mut all = Vec::new();
+    let mut run = |p: &mut dyn AppParser, steps: &[(Direction, Vec<u8>)]| {
+        let mut out = Vec::new();
+        for (d, b) in steps {
+            p.feed(*d, b, &mut out);
+        }
+        p.finish(&mut out);
+        let proto = p.app_proto();
+        all.extend(out.into_iter().map(|e| (proto, e)));
+    };
+    {
+        use crate::dns::tests::{response_with, QUERY, RESPONSE};
+        let mut soa = vec![2, b'n', b's', 0xc0, 0x10, 1, b'h', 0xc0, 0x10];
+        soa.extend_from_slice(&[0; 20]);
+        let steps = vec![
+            (Direction::ToServer, QUERY.to_vec()),
+            (Direction::ToClient, RESPONSE.to_vec()),
+            (Direction::ToClient, response_with(6, &soa)),
+            (
+                Direction::ToClient,
+                response_with(33, &[0, 1, 0, 2, 1, 0xbb, 0xc0, 0x10]),
+            ),
+            (Direction::ToClient, response_with(28, &[0; 16])),
+            (Direction::ToClient, response_with(16, &[2, b'h', b'i'])),
+            (Direction::ToClient, response_with(65, &[0, 1, 0])),
+            (Direction::ToClient, response_with(99, &[1, 2])),
+        ];
+        run(&mut crate::dns::DnsParser::new(Transport::Udp), &steps);
+    }
+    all.extend(extra_samples());
+    all
+}
+
+/// Hook for the other protocols' samples.
+fn extra_samples() -> Vec<(&'static str, AppEvent)> {
+    Vec::new()
+}
+
+#[test]
+fn every_logger_output_validates_against_suricata_8_schema() {
+    let Some(path) = shared_corpus("nids/schema/eve-suricata-8.0.6.schema.json") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read schema");
+    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let events = sample_events();
+    let mut per_type: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut failures = Vec::new();
+    for (proto, ev) in &events {
+        let doc = envelope(ev, proto);
+        *per_type.entry(ev.event_type).or_default() += 1;
+        let errs: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+        if !errs.is_empty() {
+            failures.push(format!("{doc}\n  {}", errs.join("\n  ")));
+        }
+    }
+    println!(
+        "schema: {}/{} EVE records valid ({per_type:?})",
+        events.len() - failures.len(),
+        events.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn schema_rejects_an_unknown_field_so_the_check_can_fail() {
+    let Some(path) = shared_corpus("nids/schema/eve-suricata-8.0.6.schema.json") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read schema");
+    let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema compiles");
+    let ev = AppEvent {
+        event_type: "dns",
+        body: json!({"version": 3, "not_a_field": 1}),
+    };
+    assert!(!validator.is_valid(&envelope(&ev, "dns")));
+}
