@@ -15,6 +15,7 @@ use serde_json::Value;
 
 pub mod dns;
 pub mod parse;
+pub mod tls;
 
 pub use parse::ParseError;
 
@@ -92,8 +93,10 @@ fn detect_by_content(
             None
         }
         Transport::Tcp => {
-            // Hooks for the other protocols are added below as they land.
             let _ = direction;
+            if tls::looks_like_tls(p) {
+                return Some(Box::new(tls::TlsParser::new()));
+            }
             if let Ok((frame, _)) = dns::state::tcp_frame(p) {
                 if dns::looks_like_dns(frame) {
                     return Some(Box::new(dns::DnsParser::new(Transport::Tcp)));
@@ -107,6 +110,10 @@ fn detect_by_content(
 fn detect_by_port(transport: Transport, port: u16) -> Option<Box<dyn AppParser>> {
     match (transport, port) {
         (_, 53) | (Transport::Udp, 5353 | 5355) => Some(Box::new(dns::DnsParser::new(transport))),
+        (
+            Transport::Tcp,
+            443 | 465 | 563 | 636 | 853 | 989 | 990 | 992 | 993 | 994 | 995 | 5061 | 8443,
+        ) => Some(Box::new(tls::TlsParser::new())),
         _ => None,
     }
 }

@@ -73,13 +73,17 @@ fn sample_events() -> Vec<(&'static str, AppEvent)> {
         ];
         run(&mut crate::dns::DnsParser::new(Transport::Udp), &steps);
     }
-    all.extend(extra_samples());
+    {
+        use crate::tls::tests::{spec_example_hello, tls12_server_flight, tls13_server_flight};
+        for server in [tls12_server_flight(), tls13_server_flight(), Vec::new()] {
+            let steps = vec![
+                (Direction::ToServer, spec_example_hello()),
+                (Direction::ToClient, server),
+            ];
+            run(&mut crate::tls::TlsParser::new(), &steps);
+        }
+    }
     all
-}
-
-/// Hook for the other protocols' samples.
-fn extra_samples() -> Vec<(&'static str, AppEvent)> {
-    Vec::new()
 }
 
 #[test]
