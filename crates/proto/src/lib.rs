@@ -15,6 +15,7 @@ use serde_json::Value;
 
 pub mod dns;
 pub mod parse;
+pub mod ssh;
 pub mod tls;
 
 pub use parse::ParseError;
@@ -94,6 +95,9 @@ fn detect_by_content(
         }
         Transport::Tcp => {
             let _ = direction;
+            if p.starts_with(b"SSH-") {
+                return Some(Box::new(ssh::SshParser::new()));
+            }
             if tls::looks_like_tls(p) {
                 return Some(Box::new(tls::TlsParser::new()));
             }
@@ -114,6 +118,7 @@ fn detect_by_port(transport: Transport, port: u16) -> Option<Box<dyn AppParser>>
             Transport::Tcp,
             443 | 465 | 563 | 636 | 853 | 989 | 990 | 992 | 993 | 994 | 995 | 5061 | 8443,
         ) => Some(Box::new(tls::TlsParser::new())),
+        (Transport::Tcp, 22 | 2222) => Some(Box::new(ssh::SshParser::new())),
         _ => None,
     }
 }

@@ -83,6 +83,16 @@ fn sample_events() -> Vec<(&'static str, AppEvent)> {
             run(&mut crate::tls::TlsParser::new(), &steps);
         }
     }
+    {
+        use crate::ssh::tests::{client_flight, server_flight};
+        let steps = vec![
+            (Direction::ToServer, client_flight()),
+            (Direction::ToClient, server_flight()),
+        ];
+        run(&mut crate::ssh::SshParser::new(), &steps);
+        let steps = vec![(Direction::ToServer, b"SSH-1.5-x\n".to_vec())];
+        run(&mut crate::ssh::SshParser::new(), &steps);
+    }
     all
 }
 
