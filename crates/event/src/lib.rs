@@ -61,6 +61,10 @@ pub struct Event {
     /// The EVE object for this `event_type`.
     #[serde(skip)]
     pub body: Value,
+    /// Other top-level EVE fields this event type carries beside its body (for a flow:
+    /// `app_proto`, `tcp`, `vlan`, `icmp_type`...). They never replace envelope fields.
+    #[serde(skip)]
+    pub extra: Map<String, Value>,
     /// Picket's own fields, outside the EVE schema.
     #[serde(skip)]
     pub picket: Map<String, Value>,
@@ -77,6 +81,7 @@ impl Event {
             community_id: None,
             endpoints: Endpoints::default(),
             body: Value::Null,
+            extra: Map::new(),
             picket: Map::new(),
         }
     }
@@ -89,6 +94,11 @@ impl Event {
             // ever does rather than panic in a sink.
             _ => Map::new(),
         };
+        for (key, value) in &self.extra {
+            if !object.contains_key(key) {
+                object.insert(key.clone(), value.clone());
+            }
+        }
         if !self.body.is_null() {
             object.insert(self.event_type.clone(), self.body.clone());
         }
@@ -187,6 +197,18 @@ mod tests {
         assert_eq!(strict["timestamp"], "2023-11-14T22:13:20.123456+0000");
         let extended = event.to_eve(EveMode::Extended);
         assert_eq!(extended["picket"]["qube"], "work");
+    }
+
+    #[test]
+    fn extra_fields_are_top_level_and_never_override_the_envelope() {
+        let mut event = Event::new(Timestamp::from_micros(0), "flow");
+        event.extra.insert("app_proto".into(), Value::from("dns"));
+        event
+            .extra
+            .insert("event_type".into(), Value::from("forged"));
+        let eve = event.to_eve(EveMode::Strict);
+        assert_eq!(eve["app_proto"], "dns");
+        assert_eq!(eve["event_type"], "flow");
     }
 
     #[test]
