@@ -1,0 +1,591 @@
+//! The bidirectional flow table.
+//!
+//! Flows are keyed by the unordered pair of endpoints, the protocol and the VLAN ids, so
+//! both directions land on one entry. Entries live in a slab threaded on a
+//! least-recently-used list: the head is always the flow idle longest, which is the one to
+//! evict when the table is full and where the timeout sweep starts. Time is packet time;
+//! nothing here reads the wall clock.
+
+use crate::conn::{ConnSummary, ORIG, RESP};
+use crate::decode::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use crate::reassembly::Stream;
+use picket_event::Timestamp;
+use picket_proto::AppParser;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// The key both directions of a flow share: endpoints in canonical order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    pub addrs: [IpAddr; 2],
+    pub ports: [u16; 2],
+    pub proto: u8,
+    pub vlan: [u16; 2],
+}
+
+impl FlowKey {
+    /// The key for a packet from `src` to `dst`, and whether `src` is the key's side 0.
+    pub fn new(
+        src: IpAddr,
+        sport: u16,
+        dst: IpAddr,
+        dport: u16,
+        proto: u8,
+        vlan: [u16; 2],
+    ) -> (Self, bool) {
+        let forward = (src, sport) <= (dst, dport);
+        let key = if forward {
+            FlowKey {
+                addrs: [src, dst],
+                ports: [sport, dport],
+                proto,
+                vlan,
+            }
+        } else {
+            FlowKey {
+                addrs: [dst, src],
+                ports: [dport, sport],
+                proto,
+                vlan,
+            }
+        };
+        (key, forward)
+    }
+}
+
+/// Idle timeouts in seconds of packet time, by protocol and state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowTimeouts {
+    pub tcp_new: i64,
+    pub tcp_established: i64,
+    pub tcp_closed: i64,
+    pub udp_new: i64,
+    pub udp_established: i64,
+    pub icmp_new: i64,
+    pub icmp_established: i64,
+    pub other_new: i64,
+    pub other_established: i64,
+}
+
+impl Default for FlowTimeouts {
+    /// Suricata's defaults.
+    fn default() -> Self {
+        FlowTimeouts {
+            tcp_new: 60,
+            tcp_established: 600,
+            tcp_closed: 60,
+            udp_new: 30,
+            udp_established: 300,
+            icmp_new: 30,
+            icmp_established: 300,
+            other_new: 30,
+            other_established: 300,
+        }
+    }
+}
+
+impl FlowTimeouts {
+    fn min(&self) -> i64 {
+        [
+            self.tcp_new,
+            self.tcp_established,
+            self.tcp_closed,
+            self.udp_new,
+            self.udp_established,
+            self.icmp_new,
+            self.icmp_established,
+            self.other_new,
+            self.other_established,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(0)
+    }
+}
+
+/// Flow table limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowConfig {
+    /// Flows held at once; beyond it the flow idle longest is evicted.
+    pub max_flows: usize,
+    /// Bytes of flow state (entries, not reassembly buffers) held at once.
+    pub memcap: usize,
+    pub timeouts: FlowTimeouts,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 65_536,
+            memcap: 64 << 20,
+            timeouts: FlowTimeouts::default(),
+        }
+    }
+}
+
+/// Why a flow record was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Idle past its timeout.
+    Timeout,
+    /// Evicted to make room (entry cap or memcap).
+    Forced,
+    /// Still open when the input ended.
+    Shutdown,
+}
+
+impl EndReason {
+    /// EVE's `flow.reason`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Forced => "forced",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// The application-layer parser of a flow.
+#[derive(Debug, Default)]
+pub enum AppSlot {
+    /// Not chosen yet: waiting for payload. Counts the payloads tried.
+    #[default]
+    Pending,
+    Attached(Box<dyn AppParser>),
+    /// Nothing recognised the flow; its payload is no longer kept.
+    Unknown,
+}
+
+/// ICMP type and code per direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IcmpInfo {
+    pub icmp_type: Option<(u8, u8)>,
+    pub response: Option<(u8, u8)>,
+}
+
+/// One flow, oriented from its originator (`ORIG`, to-server) to its responder (`RESP`).
+#[derive(Debug)]
+pub struct Flow {
+    pub key: FlowKey,
+    /// The key side (0 or 1) of the originator.
+    pub orig_side: usize,
+    pub flow_id: u64,
+    pub community_id: String,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tcp_flags: [u8; 2],
+    pub conn: ConnSummary,
+    /// TCP only: reassembly per direction.
+    pub streams: Option<Box<[Stream; 2]>>,
+    pub app: AppSlot,
+    pub app_tries: u8,
+    pub icmp: IcmpInfo,
+    pub alerted: bool,
+}
+
+impl Flow {
+    pub fn src(&self) -> (IpAddr, u16) {
+        (
+            self.key.addrs[self.orig_side],
+            self.key.ports[self.orig_side],
+        )
+    }
+
+    pub fn dst(&self) -> (IpAddr, u16) {
+        (
+            self.key.addrs[1 - self.orig_side],
+            self.key.ports[1 - self.orig_side],
+        )
+    }
+
+    /// ORIG or RESP for a packet whose source is key side `side`.
+    pub fn direction_of(&self, side: usize) -> usize {
+        if side == self.orig_side {
+            ORIG
+        } else {
+            RESP
+        }
+    }
+
+    /// Both directions have sent something.
+    pub fn bidirectional(&self) -> bool {
+        self.pkts[ORIG] > 0 && self.pkts[RESP] > 0
+    }
+
+    /// EVE's `flow.state`: `new`, `established` or `closed`.
+    pub fn state(&self) -> &'static str {
+        if self.key.proto == PROTO_TCP {
+            if self.conn.tcp_closed() {
+                "closed"
+            } else if self.conn.tcp_established() {
+                "established"
+            } else {
+                "new"
+            }
+        } else if self.bidirectional() {
+            "established"
+        } else {
+            "new"
+        }
+    }
+
+    /// Zeek's `conn_state`.
+    pub fn conn_state(&self) -> &'static str {
+        match self.key.proto {
+            PROTO_TCP => self.conn.tcp_conn_state(),
+            PROTO_UDP => self.conn.udp_conn_state(),
+            _ => "OTH",
+        }
+    }
+
+    /// Bytes lost in gaps, both directions.
+    pub fn missed_bytes(&self) -> u64 {
+        self.streams
+            .as_ref()
+            .map(|s| s[0].missed_bytes + s[1].missed_bytes)
+            .unwrap_or(0)
+    }
+
+    fn timeout(&self, t: &FlowTimeouts) -> i64 {
+        let established = self.bidirectional();
+        match self.key.proto {
+            PROTO_TCP => {
+                if self.conn.tcp_closed() {
+                    t.tcp_closed
+                } else if self.conn.tcp_established() {
+                    t.tcp_established
+                } else {
+                    t.tcp_new
+                }
+            }
+            PROTO_UDP if established => t.udp_established,
+            PROTO_UDP => t.udp_new,
+            PROTO_ICMP | PROTO_ICMPV6 if established => t.icmp_established,
+            PROTO_ICMP | PROTO_ICMPV6 => t.icmp_new,
+            _ if established => t.other_established,
+            _ => t.other_new,
+        }
+    }
+}
+
+/// What the table has counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlowStats {
+    pub active: u64,
+    /// Most flows held at once.
+    pub peak_active: u64,
+    pub total: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmpv4: u64,
+    pub icmpv6: u64,
+    pub timeouts: u64,
+    /// Flows evicted because the table was at `max_flows` or `memcap`.
+    pub evicted: u64,
+    /// Estimated bytes of flow state held now.
+    pub memuse: u64,
+}
+
+const NIL: usize = usize::MAX;
+
+#[derive(Debug)]
+struct Slot {
+    flow: Option<Flow>,
+    prev: usize,
+    next: usize,
+}
+
+/// The flow table.
+#[derive(Debug)]
+pub struct FlowTable {
+    config: FlowConfig,
+    map: HashMap<FlowKey, usize>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    head: usize,
+    tail: usize,
+    stats: FlowStats,
+}
+
+/// Estimated bytes per flow: the slot, the map entry and the boxed streams.
+const FLOW_COST: usize = std::mem::size_of::<Slot>()
+    + std::mem::size_of::<(FlowKey, usize)>()
+    + std::mem::size_of::<[Stream; 2]>()
+    + 64;
+
+impl FlowTable {
+    pub fn new(config: FlowConfig) -> Self {
+        FlowTable {
+            config,
+            map: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            stats: FlowStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> FlowStats {
+        self.stats
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The slot of `key`'s flow, if it exists.
+    pub fn find(&self, key: &FlowKey) -> Option<usize> {
+        self.map.get(key).copied()
+    }
+
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut Flow> {
+        self.slots.get_mut(slot)?.flow.as_mut()
+    }
+
+    /// Insert a new flow, evicting the flows idle longest while the table is over its
+    /// limits. Evicted flows go to `evicted`.
+    pub fn insert(&mut self, flow: Flow, evicted: &mut Vec<(Flow, EndReason)>) -> usize {
+        let max = self.config.max_flows.max(1);
+        let max_by_mem = (self.config.memcap / FLOW_COST).max(1);
+        while self.map.len() >= max.min(max_by_mem) && self.head != NIL {
+            let oldest = self.head;
+            if let Some(old) = self.remove(oldest) {
+                self.stats.evicted += 1;
+                evicted.push((old, EndReason::Forced));
+            }
+        }
+        match flow.key.proto {
+            PROTO_TCP => self.stats.tcp += 1,
+            PROTO_UDP => self.stats.udp += 1,
+            PROTO_ICMP => self.stats.icmpv4 += 1,
+            PROTO_ICMPV6 => self.stats.icmpv6 += 1,
+            _ => {}
+        }
+        self.stats.total += 1;
+        let key = flow.key;
+        let slot = Slot {
+            flow: Some(flow),
+            prev: NIL,
+            next: NIL,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                self.slots.len() - 1
+            }
+        };
+        self.map.insert(key, index);
+        self.link_tail(index);
+        self.stats.active = self.map.len() as u64;
+        self.stats.peak_active = self.stats.peak_active.max(self.stats.active);
+        self.stats.memuse = (self.map.len() * FLOW_COST) as u64;
+        index
+    }
+
+    /// Mark `slot` as just used.
+    pub fn touch(&mut self, slot: usize) {
+        if self.tail == slot {
+            return;
+        }
+        self.unlink(slot);
+        self.link_tail(slot);
+    }
+
+    /// Take a flow out of the table.
+    pub fn remove(&mut self, slot: usize) -> Option<Flow> {
+        let flow = self.slots.get_mut(slot)?.flow.take()?;
+        self.unlink(slot);
+        self.map.remove(&flow.key);
+        self.free.push(slot);
+        self.stats.active = self.map.len() as u64;
+        self.stats.memuse = (self.map.len() * FLOW_COST) as u64;
+        Some(flow)
+    }
+
+    /// Remove flows idle past their timeout at packet time `now`.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<(Flow, EndReason)>) {
+        let min = self.config.timeouts.min();
+        let mut cursor = self.head;
+        while cursor != NIL {
+            let next = self.slots[cursor].next;
+            let Some(flow) = self.slots[cursor].flow.as_ref() else {
+                break;
+            };
+            let idle = (now.as_micros() - flow.last_ts.as_micros()) / 1_000_000;
+            if idle < min {
+                // Everything after this was used more recently.
+                break;
+            }
+            if idle >= flow.timeout(&self.config.timeouts) {
+                if let Some(flow) = self.remove(cursor) {
+                    self.stats.timeouts += 1;
+                    out.push((flow, EndReason::Timeout));
+                }
+            }
+            cursor = next;
+        }
+    }
+
+    /// Remove every flow, oldest first.
+    pub fn drain(&mut self, out: &mut Vec<(Flow, EndReason)>) {
+        while self.head != NIL {
+            let head = self.head;
+            if let Some(flow) = self.remove(head) {
+                out.push((flow, EndReason::Shutdown));
+            }
+        }
+    }
+
+    fn unlink(&mut self, i: usize) {
+        let (prev, next) = (self.slots[i].prev, self.slots[i].next);
+        if prev != NIL {
+            self.slots[prev].next = next;
+        } else if self.head == i {
+            self.head = next;
+        }
+        if next != NIL {
+            self.slots[next].prev = prev;
+        } else if self.tail == i {
+            self.tail = prev;
+        }
+        self.slots[i].prev = NIL;
+        self.slots[i].next = NIL;
+    }
+
+    fn link_tail(&mut self, i: usize) {
+        self.slots[i].prev = self.tail;
+        self.slots[i].next = NIL;
+        if self.tail != NIL {
+            self.slots[self.tail].next = i;
+        } else {
+            self.head = i;
+        }
+        self.tail = i;
+    }
+}
+
+/// A stable 51-bit flow id: FNV-1a over the key and the first packet's time. The same
+/// capture always gives the same ids; 51 bits survive JSON readers that use doubles.
+pub fn flow_id(key: &FlowKey, first_ts: Timestamp) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for addr in &key.addrs {
+        match addr {
+            IpAddr::V4(a) => eat(&a.octets()),
+            IpAddr::V6(a) => eat(&a.octets()),
+        }
+    }
+    eat(&key.ports[0].to_be_bytes());
+    eat(&key.ports[1].to_be_bytes());
+    eat(&[key.proto]);
+    eat(&key.vlan[0].to_be_bytes());
+    eat(&key.vlan[1].to_be_bytes());
+    eat(&first_ts.as_micros().to_be_bytes());
+    // A zero id reads as "none" to some consumers.
+    (h & ((1 << 51) - 1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn flow(port: u16, ts: i64) -> Flow {
+        let (key, _) = FlowKey::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            port,
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            80,
+            PROTO_UDP,
+            [0, 0],
+        );
+        Flow {
+            key,
+            orig_side: 0,
+            flow_id: flow_id(&key, Timestamp::from_secs(ts)),
+            community_id: String::new(),
+            first_ts: Timestamp::from_secs(ts),
+            last_ts: Timestamp::from_secs(ts),
+            pkts: [1, 0],
+            bytes: [100, 0],
+            tcp_flags: [0, 0],
+            conn: ConnSummary::default(),
+            streams: None,
+            app: AppSlot::Unknown,
+            app_tries: 0,
+            icmp: IcmpInfo::default(),
+            alerted: false,
+        }
+    }
+
+    #[test]
+    fn key_is_the_same_both_ways() {
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let (k1, f1) = FlowKey::new(a, 1234, b, 80, PROTO_TCP, [5, 0]);
+        let (k2, f2) = FlowKey::new(b, 80, a, 1234, PROTO_TCP, [5, 0]);
+        assert_eq!(k1, k2);
+        assert_ne!(f1, f2);
+        let (k3, _) = FlowKey::new(a, 1234, b, 80, PROTO_TCP, [6, 0]);
+        assert_ne!(k1, k3, "VLANs separate flows");
+    }
+
+    #[test]
+    fn full_table_evicts_the_flow_idle_longest() {
+        let mut table = FlowTable::new(FlowConfig {
+            max_flows: 2,
+            ..FlowConfig::default()
+        });
+        let mut out = Vec::new();
+        let first = table.insert(flow(1, 0), &mut out);
+        table.insert(flow(2, 1), &mut out);
+        table.touch(first);
+        table.insert(flow(3, 2), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].0.key.ports[0], 2, "port 1 was used more recently");
+        assert_eq!(out[0].1, EndReason::Forced);
+        assert_eq!(table.stats().evicted, 1);
+        assert_eq!(table.stats().peak_active, 2);
+    }
+
+    #[test]
+    fn timeouts_follow_packet_time_and_state() {
+        let mut table = FlowTable::new(FlowConfig::default());
+        let mut out = Vec::new();
+        table.insert(flow(1, 0), &mut out);
+        let mut both_ways = flow(2, 0);
+        both_ways.pkts = [1, 1];
+        table.insert(both_ways, &mut out);
+        table.expire(Timestamp::from_secs(29), &mut out);
+        assert!(out.is_empty());
+        table.expire(Timestamp::from_secs(31), &mut out);
+        assert_eq!(out.len(), 1, "only the one-way UDP flow is past 30 s");
+        table.expire(Timestamp::from_secs(301), &mut out);
+        assert_eq!(out.len(), 2);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn flow_id_is_stable_and_fits_51_bits() {
+        let f = flow(1, 0);
+        assert_eq!(flow_id(&f.key, f.first_ts), f.flow_id);
+        assert!(f.flow_id < 1 << 51);
+        assert_ne!(flow_id(&f.key, Timestamp::from_secs(1)), f.flow_id);
+    }
+}

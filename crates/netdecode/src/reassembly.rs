@@ -1,0 +1,558 @@
+//! TCP stream reassembly for one direction of one flow.
+//!
+//! Sequence numbers are turned into 64-bit offsets relative to the stream's start, so wrap
+//! needs no special case after the first segment. In-order bytes go straight to a
+//! [`StreamSink`]; segments ahead of the next expected byte wait in a queue bounded per
+//! stream and by a global budget. A hole the receiver has acknowledged (its data will never
+//! come), a queue over its bound, or the end of the flow turns the hole into a gap: the
+//! sink is told how many bytes were lost, and they count as `missed_bytes`.
+
+use std::collections::BTreeMap;
+
+/// Out-of-order segments one direction may hold, whatever their size: a stream without a
+/// parser queues only lengths, and this keeps a storm of tiny segments bounded too.
+const MAX_SEGMENTS: usize = 1024;
+
+/// Which copy of overlapping, not yet delivered bytes wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverlapPolicy {
+    /// The bytes that arrived first (what most stacks keep).
+    #[default]
+    First,
+    /// The bytes that arrived last.
+    Last,
+}
+
+/// Reassembly limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReassemblyConfig {
+    /// Bytes delivered per direction before the stream stops being inspected.
+    pub depth: u64,
+    /// Out-of-order bytes one direction may hold.
+    pub max_queued_per_stream: usize,
+    /// Out-of-order bytes all streams together may hold.
+    pub memcap: usize,
+    pub overlap: OverlapPolicy,
+}
+
+impl Default for ReassemblyConfig {
+    fn default() -> Self {
+        ReassemblyConfig {
+            depth: 1 << 20,
+            max_queued_per_stream: 256 << 10,
+            memcap: 64 << 20,
+            overlap: OverlapPolicy::First,
+        }
+    }
+}
+
+/// Counters shared by all streams, and the global byte budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReassemblyStats {
+    /// Out-of-order bytes held now.
+    pub memuse: u64,
+    /// Segments overlapping bytes already received.
+    pub overlaps: u64,
+    /// Overlaps whose bytes differed from what was received first.
+    pub overlap_diff_data: u64,
+    /// Gaps declared.
+    pub gaps: u64,
+    /// Bytes lost in gaps.
+    pub gap_bytes: u64,
+    /// Streams that reached the depth limit.
+    pub depth_reached: u64,
+    /// Segments not queued because the stream's or the global budget was used up.
+    pub memcap_drops: u64,
+}
+
+/// Where in-order data goes.
+pub trait StreamSink {
+    fn data(&mut self, data: &[u8]);
+    fn gap(&mut self, len: u64);
+}
+
+/// A sink that keeps nothing (for streams nobody inspects).
+#[derive(Debug, Default)]
+pub struct NullSink;
+
+impl StreamSink for NullSink {
+    fn data(&mut self, _data: &[u8]) {}
+    fn gap(&mut self, _len: u64) {}
+}
+
+/// One direction of a TCP connection.
+#[derive(Debug, Default)]
+pub struct Stream {
+    /// Sequence number of relative offset 0; unset until the first SYN or data.
+    base: Option<u32>,
+    /// Offset of the next byte to deliver.
+    next: u64,
+    /// Highest offset seen, for retransmission detection.
+    high: u64,
+    /// Out-of-order segments by offset. Without payload inspection only lengths are kept.
+    queue: BTreeMap<u64, Segment>,
+    queued: usize,
+    /// Bytes delivered or skipped as gaps.
+    delivered: u64,
+    depth_reached: bool,
+    /// Keep segment bytes (a parser is or may be attached).
+    pub keep_data: bool,
+    /// Bytes lost in gaps in this direction.
+    pub missed_bytes: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    len: u64,
+    data: Vec<u8>,
+}
+
+impl Stream {
+    pub fn new(keep_data: bool) -> Self {
+        Stream {
+            keep_data,
+            ..Stream::default()
+        }
+    }
+
+    /// The direction's SYN: data starts one past its sequence number.
+    pub fn syn(&mut self, seq: u32) {
+        if self.base.is_none() {
+            self.base = Some(seq.wrapping_add(1));
+        }
+    }
+
+    fn offset_of(&self, base: u32, seq: u32) -> i64 {
+        // The signed distance from the next expected sequence number.
+        let expected = base.wrapping_add(self.next as u32);
+        self.next as i64 + i64::from(seq.wrapping_sub(expected) as i32)
+    }
+
+    /// Drop everything queued (the parser went away), returning the bytes freed.
+    pub fn release(&mut self, stats: &mut ReassemblyStats) {
+        stats.memuse -= self.queued as u64;
+        self.queued = 0;
+        for segment in self.queue.values_mut() {
+            segment.data = Vec::new();
+        }
+        self.keep_data = false;
+    }
+
+    /// Add a segment. Returns `true` if it repeated bytes already seen (a retransmission).
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        payload: &[u8],
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) -> bool {
+        if payload.is_empty() {
+            return false;
+        }
+        let base = *self.base.get_or_insert(seq);
+        let mut start = self.offset_of(base, seq);
+        let mut data = payload;
+        if start < 0 {
+            // Bytes before the stream's start (a SYN we took for the start was wrong, or
+            // hostile sequence numbers): keep what lies after it.
+            let skip = start.unsigned_abs().min(data.len() as u64) as usize;
+            data = &data[skip..];
+            start = 0;
+        }
+        let start = start as u64;
+        let end = start + data.len() as u64;
+        let retransmission = start < self.high;
+        self.high = self.high.max(end);
+        if end <= self.next || data.is_empty() {
+            if end > 0 && end <= self.next {
+                stats.overlaps += 1;
+            }
+            return retransmission;
+        }
+        if start <= self.next {
+            let fresh = &data[(self.next - start) as usize..];
+            let limit = match (config.overlap, self.queue.keys().next()) {
+                (OverlapPolicy::First, Some(&k)) if k < end => k,
+                _ => end,
+            };
+            let now = (limit - self.next) as usize;
+            self.deliver(&fresh[..now], config, stats, sink);
+            if limit < end {
+                // The rest overlaps queued bytes that arrived first; queue it to fill any
+                // holes between them.
+                let rest_start = limit;
+                let rest = &fresh[now..];
+                self.enqueue(rest_start, rest, config, stats);
+            }
+            self.drain(config, stats, sink);
+        } else {
+            self.enqueue(start, data, config, stats);
+            if self.queued > config.max_queued_per_stream || self.queue.len() > MAX_SEGMENTS {
+                // Too much waiting behind a hole: give up on the hole.
+                self.skip_to_queue(config, stats, sink);
+            }
+        }
+        retransmission
+    }
+
+    fn enqueue(
+        &mut self,
+        start: u64,
+        data: &[u8],
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+    ) {
+        if self.depth_reached {
+            return;
+        }
+        let end = start + data.len() as u64;
+        // Find parts of [start, end) that existing segments do not cover.
+        let mut pieces: Vec<(u64, u64)> = Vec::new();
+        let mut cursor = start;
+        let overlapping: Vec<(u64, u64)> = self
+            .queue
+            .range(..end)
+            .filter(|(k, s)| **k + s.len > start)
+            .map(|(k, s)| (*k, *k + s.len))
+            .collect();
+        if !overlapping.is_empty() {
+            stats.overlaps += 1;
+        }
+        match config.overlap {
+            OverlapPolicy::First => {
+                for (s, e) in &overlapping {
+                    if *s > cursor {
+                        pieces.push((cursor, *s));
+                    }
+                    cursor = cursor.max(*e);
+                }
+                if cursor < end {
+                    pieces.push((cursor, end));
+                }
+            }
+            OverlapPolicy::Last => {
+                // Cut the older segments back to what the new one does not cover.
+                for (s, e) in overlapping {
+                    if let Some(old) = self.queue.remove(&s) {
+                        self.queued -= old.data.len();
+                        stats.memuse -= old.data.len() as u64;
+                        if s < start {
+                            let keep = (start - s) as usize;
+                            self.put(s, keep as u64, old.data.get(..keep).unwrap_or(&[]), stats);
+                        }
+                        if e > end {
+                            let from = (end - s) as usize;
+                            self.put(end, e - end, old.data.get(from..).unwrap_or(&[]), stats);
+                        }
+                    }
+                }
+                pieces.push((start, end));
+            }
+        }
+        for (s, e) in pieces {
+            let bytes = if self.keep_data { (e - s) as usize } else { 0 };
+            if self.queued + bytes > config.max_queued_per_stream.saturating_mul(2)
+                || stats.memuse as usize + bytes > config.memcap
+            {
+                stats.memcap_drops += 1;
+                continue;
+            }
+            let slice = &data[(s - start) as usize..(e - start) as usize];
+            self.put(s, e - s, slice, stats);
+        }
+    }
+
+    fn put(&mut self, at: u64, len: u64, data: &[u8], stats: &mut ReassemblyStats) {
+        let data = if self.keep_data {
+            data.to_vec()
+        } else {
+            Vec::new()
+        };
+        self.queued += data.len();
+        stats.memuse += data.len() as u64;
+        self.queue.insert(at, Segment { len, data });
+    }
+
+    fn deliver(
+        &mut self,
+        data: &[u8],
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) {
+        self.next += data.len() as u64;
+        if self.depth_reached {
+            return;
+        }
+        let room = config.depth.saturating_sub(self.delivered);
+        let take = (data.len() as u64).min(room) as usize;
+        if take > 0 && self.keep_data {
+            sink.data(&data[..take]);
+        }
+        self.delivered += take as u64;
+        if self.delivered >= config.depth {
+            self.depth_reached = true;
+            stats.depth_reached += 1;
+        }
+    }
+
+    /// Deliver queued segments that are now in order.
+    fn drain(
+        &mut self,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) {
+        while let Some(entry) = self.queue.first_entry() {
+            if *entry.key() > self.next {
+                break;
+            }
+            let at = *entry.key();
+            let segment = entry.remove();
+            self.queued -= segment.data.len();
+            stats.memuse -= segment.data.len() as u64;
+            let end = at + segment.len;
+            if end <= self.next {
+                continue;
+            }
+            let skip = (self.next - at) as usize;
+            if self.keep_data {
+                let bytes = segment.data.get(skip..).unwrap_or(&[]);
+                self.deliver(bytes, config, stats, sink);
+            } else {
+                self.deliver_len(end - self.next, config, stats);
+            }
+        }
+    }
+
+    fn deliver_len(&mut self, len: u64, config: &ReassemblyConfig, stats: &mut ReassemblyStats) {
+        self.next += len;
+        if !self.depth_reached {
+            self.delivered += len;
+            if self.delivered >= config.depth {
+                self.depth_reached = true;
+                stats.depth_reached += 1;
+            }
+        }
+    }
+
+    fn declare_gap(&mut self, len: u64, stats: &mut ReassemblyStats, sink: &mut dyn StreamSink) {
+        if len == 0 {
+            return;
+        }
+        self.next += len;
+        self.missed_bytes += len;
+        stats.gaps += 1;
+        stats.gap_bytes += len;
+        if !self.depth_reached {
+            sink.gap(len);
+        }
+    }
+
+    fn skip_to_queue(
+        &mut self,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) {
+        if let Some(&first) = self.queue.keys().next() {
+            if first > self.next {
+                self.declare_gap(first - self.next, stats, sink);
+            }
+            self.drain(config, stats, sink);
+        }
+    }
+
+    /// The peer acknowledged up to `ack`: bytes before it that never arrived are lost.
+    /// Returns the bytes declared missing.
+    pub fn acked(
+        &mut self,
+        ack: u32,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) -> u64 {
+        let Some(base) = self.base else {
+            return 0;
+        };
+        if self.depth_reached {
+            // Past the depth nothing is queued, so holes can no longer be told from data.
+            return 0;
+        }
+        let acked = self.offset_of(base, ack);
+        // Acks far ahead are bogus or belong to data never in sight; ignore them rather
+        // than declare a huge gap.
+        if acked <= self.next as i64 || acked - self.next as i64 > (1 << 24) {
+            return 0;
+        }
+        let acked = acked as u64;
+        let mut lost = 0;
+        while self.next < acked {
+            let hole_end = match self.queue.keys().next() {
+                Some(&k) if k <= self.next => {
+                    self.drain(config, stats, sink);
+                    continue;
+                }
+                Some(&k) => k.min(acked),
+                None => acked,
+            };
+            lost += hole_end - self.next;
+            self.declare_gap(hole_end - self.next, stats, sink);
+            self.drain(config, stats, sink);
+        }
+        lost
+    }
+
+    /// The flow is ending: deliver whatever is queued, declaring the holes as gaps.
+    pub fn flush(
+        &mut self,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) -> u64 {
+        let before = self.missed_bytes;
+        while !self.queue.is_empty() {
+            self.skip_to_queue(config, stats, sink);
+        }
+        self.missed_bytes - before
+    }
+
+    /// Bytes delivered (or skipped) so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect {
+        data: Vec<u8>,
+        gaps: Vec<u64>,
+    }
+
+    impl StreamSink for Collect {
+        fn data(&mut self, data: &[u8]) {
+            self.data.extend_from_slice(data);
+        }
+        fn gap(&mut self, len: u64) {
+            self.gaps.push(len);
+            self.data.extend(std::iter::repeat_n(b'_', len as usize));
+        }
+    }
+
+    fn setup() -> (Stream, ReassemblyConfig, ReassemblyStats, Collect) {
+        let mut s = Stream::new(true);
+        s.syn(999);
+        (
+            s,
+            ReassemblyConfig::default(),
+            ReassemblyStats::default(),
+            Collect::default(),
+        )
+    }
+
+    #[test]
+    fn out_of_order_segments_come_out_in_order() {
+        let (mut s, c, mut st, mut out) = setup();
+        s.segment(1006, b"world", &c, &mut st, &mut out);
+        s.segment(1011, b"!", &c, &mut st, &mut out);
+        assert!(out.data.is_empty());
+        assert_eq!(st.memuse, 6);
+        s.segment(1000, b"hello ", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hello world!");
+        assert_eq!(st.memuse, 0);
+    }
+
+    #[test]
+    fn overlap_first_wins_by_default_and_last_when_configured() {
+        for (policy, want) in [
+            (OverlapPolicy::First, b"abcdXYZh"),
+            (OverlapPolicy::Last, b"abcdxyzh"),
+        ] {
+            let mut s = Stream::new(true);
+            s.syn(99);
+            let c = ReassemblyConfig {
+                overlap: policy,
+                ..ReassemblyConfig::default()
+            };
+            let mut st = ReassemblyStats::default();
+            let mut out = Collect::default();
+            s.segment(104, b"XYZ", &c, &mut st, &mut out);
+            s.segment(104, b"xyzh", &c, &mut st, &mut out);
+            s.segment(100, b"abcd", &c, &mut st, &mut out);
+            assert_eq!(&out.data, want, "{policy:?}");
+            assert!(st.overlaps >= 1);
+        }
+    }
+
+    #[test]
+    fn retransmission_of_delivered_bytes_is_flagged_and_not_redelivered() {
+        let (mut s, c, mut st, mut out) = setup();
+        assert!(!s.segment(1000, b"abc", &c, &mut st, &mut out));
+        assert!(s.segment(1000, b"abc", &c, &mut st, &mut out));
+        assert_eq!(out.data, b"abc");
+    }
+
+    #[test]
+    fn acked_hole_becomes_a_gap_counted_in_missed_bytes() {
+        let (mut s, c, mut st, mut out) = setup();
+        s.segment(1000, b"abc", &c, &mut st, &mut out);
+        s.segment(1010, b"xyz", &c, &mut st, &mut out);
+        // The receiver acknowledges everything: bytes 1003..1010 were sent but not seen.
+        assert_eq!(s.acked(1013, &c, &mut st, &mut out), 7);
+        assert_eq!(out.data, b"abc_______xyz");
+        assert_eq!(out.gaps, vec![7]);
+        assert_eq!(s.missed_bytes, 7);
+        assert_eq!(st.gaps, 1);
+    }
+
+    #[test]
+    fn flush_turns_remaining_holes_into_gaps() {
+        let (mut s, c, mut st, mut out) = setup();
+        s.segment(1005, b"late", &c, &mut st, &mut out);
+        assert_eq!(s.flush(&c, &mut st, &mut out), 5);
+        assert_eq!(out.data, b"_____late");
+    }
+
+    #[test]
+    fn depth_limit_stops_delivery_and_is_counted_once() {
+        let (mut s, _, mut st, mut out) = setup();
+        let c = ReassemblyConfig {
+            depth: 4,
+            ..ReassemblyConfig::default()
+        };
+        s.segment(1000, b"abcdef", &c, &mut st, &mut out);
+        s.segment(1006, b"ghi", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"abcd");
+        assert_eq!(st.depth_reached, 1);
+    }
+
+    #[test]
+    fn queue_over_its_bound_gives_up_on_the_hole() {
+        let (mut s, _, mut st, mut out) = setup();
+        let c = ReassemblyConfig {
+            max_queued_per_stream: 8,
+            ..ReassemblyConfig::default()
+        };
+        s.segment(1010, b"0123456789", &c, &mut st, &mut out);
+        assert_eq!(out.gaps, vec![10]);
+        assert_eq!(&out.data[10..], b"0123456789");
+        assert_eq!(st.memuse, 0);
+    }
+
+    #[test]
+    fn sequence_wrap_is_seamless() {
+        let mut s = Stream::new(true);
+        s.syn(u32::MAX - 2);
+        let c = ReassemblyConfig::default();
+        let mut st = ReassemblyStats::default();
+        let mut out = Collect::default();
+        s.segment(u32::MAX - 1, b"ab", &c, &mut st, &mut out);
+        s.segment(0, b"cd", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"abcd");
+    }
+}

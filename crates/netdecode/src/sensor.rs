@@ -1,0 +1,955 @@
+//! The sensor pipeline: decode, defragment, track flows, reassemble, run app-layer parsers,
+//! and describe it all as EVE events.
+
+use crate::community_id::{community_id_v1, icmp_ports};
+use crate::conn::{ConnSummary, EndpointState, ORIG, RESP};
+use crate::decode::{
+    decode_ipv4, decode_ipv6, decode_link, decode_transport, tcp_flags, walk_ipv6_extensions,
+    DecodeEvent, LinkKind, Network, Transport, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+};
+use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
+use crate::flow::{flow_id, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo};
+use crate::reassembly::{ReassemblyConfig, ReassemblyStats, Stream, StreamSink};
+use picket_event::{Endpoints, Event, Timestamp};
+use picket_proto::{AppEvent, Direction};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+/// Everything the sensor needs to know before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensorConfig {
+    pub flow: FlowConfig,
+    pub defrag: DefragConfig,
+    pub reassembly: ReassemblyConfig,
+    /// The sensor's name, written as EVE's `host`.
+    pub host: Option<String>,
+    /// Community ID seed; 0 unless every tool in the deployment agrees on another.
+    pub community_id_seed: u16,
+    /// Run app-layer parsers (off: flows and anomalies only).
+    pub app_layer: bool,
+    /// Write an `anomaly` event per malformed packet (counters are kept either way).
+    pub anomaly_events: bool,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            flow: FlowConfig::default(),
+            defrag: DefragConfig::default(),
+            reassembly: ReassemblyConfig::default(),
+            host: None,
+            community_id_seed: 0,
+            app_layer: true,
+            anomaly_events: true,
+        }
+    }
+}
+
+/// Counters of the packet source, for the `stats` event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureCounters {
+    pub kernel_packets: u64,
+    pub kernel_drops: u64,
+    pub errors: u64,
+}
+
+/// What the decoders counted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DecoderCounters {
+    pub pkts: u64,
+    pub bytes: u64,
+    pub invalid: u64,
+    pub ethernet: u64,
+    pub vlan: u64,
+    pub vlan_qinq: u64,
+    pub sll: u64,
+    pub sll2: u64,
+    pub raw: u64,
+    pub null: u64,
+    pub arp: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub icmpv4: u64,
+    pub icmpv6: u64,
+    pub unknown_ethertype: u64,
+    pub max_pkt_size: u64,
+    /// Packets cut short by the capture's snapshot length.
+    pub snapped: u64,
+    /// Decoder events by name (`ipv4.trunc_pkt`).
+    pub events: BTreeMap<&'static str, u64>,
+    /// App-layer events produced, by event type.
+    pub app_events: BTreeMap<&'static str, u64>,
+}
+
+/// Decoder event names that Suricata's schema does not list; reported under `picket`.
+const PICKET_ONLY_EVENTS: &[&str] = &[
+    "null.pkt_too_small",
+    "link.unsupported_type",
+    "ipv6.hopopts_not_first",
+    "ipv6.exthdr_too_many",
+];
+
+/// Run the sensor pipeline over packets.
+#[derive(Debug)]
+pub struct Sensor {
+    config: SensorConfig,
+    defrag: Defragmenter,
+    flows: FlowTable,
+    reassembly: ReassemblyStats,
+    decoder: DecoderCounters,
+    first_ts: Option<Timestamp>,
+    now: Timestamp,
+    last_sweep: Timestamp,
+    notes: Vec<DecodeEvent>,
+    ended: Vec<(Flow, EndReason)>,
+    app_events: Vec<AppEvent>,
+}
+
+impl Sensor {
+    pub fn new(config: SensorConfig) -> Self {
+        Sensor {
+            defrag: Defragmenter::new(config.defrag),
+            flows: FlowTable::new(config.flow),
+            config,
+            reassembly: ReassemblyStats::default(),
+            decoder: DecoderCounters::default(),
+            first_ts: None,
+            now: Timestamp::default(),
+            last_sweep: Timestamp::default(),
+            notes: Vec::new(),
+            ended: Vec::new(),
+            app_events: Vec::new(),
+        }
+    }
+
+    pub fn flows(&self) -> &FlowTable {
+        &self.flows
+    }
+
+    pub fn decoder_counters(&self) -> &DecoderCounters {
+        &self.decoder
+    }
+
+    pub fn reassembly_stats(&self) -> ReassemblyStats {
+        self.reassembly
+    }
+
+    pub fn defrag_stats(&self) -> crate::defrag::DefragStats {
+        self.defrag.stats()
+    }
+
+    /// Decode one packet and append the events it completes to `out`.
+    pub fn process(
+        &mut self,
+        link_type: u32,
+        ts: Timestamp,
+        data: &[u8],
+        orig_len: u32,
+        out: &mut Vec<Event>,
+    ) {
+        self.decoder.pkts += 1;
+        self.decoder.bytes += data.len() as u64;
+        self.decoder.max_pkt_size = self.decoder.max_pkt_size.max(data.len() as u64);
+        if self.first_ts.is_none() {
+            self.first_ts = Some(ts);
+            self.last_sweep = ts;
+        }
+        // Packet time only moves forward; a capture with a stray old timestamp must not
+        // rewind the clock that drives timeouts.
+        if ts > self.now {
+            self.now = ts;
+        }
+        let snapped = orig_len as usize > data.len();
+        if snapped {
+            self.decoder.snapped += 1;
+        }
+        self.notes.clear();
+        self.decode_packet(link_type, ts, data, snapped, out);
+        if self.now.as_micros() - self.last_sweep.as_micros() >= 1_000_000 {
+            self.last_sweep = self.now;
+            self.flows.expire(self.now, &mut self.ended);
+        }
+        self.emit_ended(out);
+    }
+
+    /// The input ended: close every flow and write its record.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        self.flows.drain(&mut self.ended);
+        self.emit_ended(out);
+    }
+
+    fn decode_packet(
+        &mut self,
+        link_type: u32,
+        ts: Timestamp,
+        data: &[u8],
+        snapped: bool,
+        out: &mut Vec<Event>,
+    ) {
+        let (link, network) = match decode_link(link_type, data) {
+            Ok(x) => x,
+            Err(event) => {
+                self.anomaly(ts, event, None, out);
+                return;
+            }
+        };
+        match link.kind {
+            LinkKind::Ethernet => self.decoder.ethernet += 1,
+            LinkKind::Sll => self.decoder.sll += 1,
+            LinkKind::Sll2 => self.decoder.sll2 += 1,
+            LinkKind::Raw => self.decoder.raw += 1,
+            LinkKind::Null => self.decoder.null += 1,
+        }
+        match link.vlan_layers {
+            0 => {}
+            1 => self.decoder.vlan += 1,
+            _ => self.decoder.vlan_qinq += 1,
+        }
+        let (v6, ip) = match network {
+            Network::Ipv4(bytes) => {
+                self.decoder.ipv4 += 1;
+                (false, decode_ipv4(bytes, snapped, &mut self.notes))
+            }
+            Network::Ipv6(bytes) => {
+                self.decoder.ipv6 += 1;
+                (true, decode_ipv6(bytes, snapped, &mut self.notes))
+            }
+            Network::Arp => {
+                self.decoder.arp += 1;
+                return;
+            }
+            Network::Other(_) => {
+                self.decoder.unknown_ethertype += 1;
+                return;
+            }
+        };
+        let ip = match ip {
+            Ok(ip) => ip,
+            Err(event) => {
+                self.anomaly(ts, event, None, out);
+                return;
+            }
+        };
+        let pair = Some((ip.src, ip.dst));
+        self.flush_notes(ts, pair, out);
+        if let Some(fragment) = ip.fragment {
+            let mut overlap = false;
+            let outcome = self.defrag.insert(
+                FragmentIn {
+                    src: ip.src,
+                    dst: ip.dst,
+                    vlan: link.vlan,
+                    id: fragment.id,
+                    proto: ip.proto,
+                    offset: fragment.offset,
+                    more: fragment.more,
+                    data: ip.payload,
+                    ts_us: ts.as_micros(),
+                },
+                v6,
+                &mut overlap,
+            );
+            if overlap {
+                self.anomaly(
+                    ts,
+                    if v6 {
+                        "ipv6.frag_overlap"
+                    } else {
+                        "ipv4.frag_overlap"
+                    },
+                    pair,
+                    out,
+                );
+            }
+            match outcome {
+                Outcome::Pending => {}
+                Outcome::Dropped(event) => self.anomaly(ts, event, pair, out),
+                Outcome::Complete(proto, bytes) => {
+                    let (proto, offset) = if v6 {
+                        match walk_ipv6_extensions(proto, &bytes, &mut self.notes) {
+                            Ok(walk) if walk.fragment.is_none() => (walk.proto, walk.offset),
+                            Ok(_) => {
+                                self.anomaly(ts, "ipv6.exthdr_dupl_fh", pair, out);
+                                return;
+                            }
+                            Err(event) => {
+                                self.anomaly(ts, event, pair, out);
+                                return;
+                            }
+                        }
+                    } else {
+                        (proto, 0)
+                    };
+                    let len = data.len();
+                    self.transport(
+                        ts,
+                        link.vlan,
+                        ip.src,
+                        ip.dst,
+                        proto,
+                        &bytes[offset..],
+                        false,
+                        len,
+                        out,
+                    );
+                }
+            }
+            return;
+        }
+        self.transport(
+            ts,
+            link.vlan,
+            ip.src,
+            ip.dst,
+            ip.proto,
+            ip.payload,
+            ip.truncated,
+            data.len(),
+            out,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transport(
+        &mut self,
+        ts: Timestamp,
+        vlan: [u16; 2],
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        bytes: &[u8],
+        truncated: bool,
+        wire_len: usize,
+        out: &mut Vec<Event>,
+    ) {
+        let pair = Some((src, dst));
+        let transport = match decode_transport(proto, bytes, truncated, &mut self.notes) {
+            Ok(t) => t,
+            Err(event) => {
+                self.anomaly(ts, event, pair, out);
+                return;
+            }
+        };
+        self.flush_notes(ts, pair, out);
+        let (sport, dport) = match transport {
+            Transport::Tcp {
+                src_port, dst_port, ..
+            } => {
+                self.decoder.tcp += 1;
+                (src_port, dst_port)
+            }
+            Transport::Udp {
+                src_port, dst_port, ..
+            } => {
+                self.decoder.udp += 1;
+                (src_port, dst_port)
+            }
+            Transport::Icmp {
+                v6,
+                icmp_type,
+                code,
+                ..
+            } => {
+                if v6 {
+                    self.decoder.icmpv6 += 1;
+                } else {
+                    self.decoder.icmpv4 += 1;
+                }
+                let (a, b, _) = icmp_ports(v6, icmp_type, code);
+                (a, b)
+            }
+            Transport::Other { .. } => (0, 0),
+        };
+        let (key, forward) = FlowKey::new(src, sport, dst, dport, proto, vlan);
+        let side = usize::from(!forward);
+        let slot = match self.flows.find(&key) {
+            Some(slot) => {
+                self.flows.touch(slot);
+                slot
+            }
+            None => {
+                let flow = self.new_flow(key, side, ts, &transport, src, dst);
+                self.flows.insert(flow, &mut self.ended)
+            }
+        };
+        let Some(flow) = self.flows.get_mut(slot) else {
+            return;
+        };
+        let dir = flow.direction_of(side);
+        flow.pkts[dir] += 1;
+        flow.bytes[dir] += wire_len as u64;
+        if ts > flow.last_ts {
+            flow.last_ts = ts;
+        }
+        let app_layer = self.config.app_layer;
+        let config = self.config.reassembly;
+        let app_events = &mut self.app_events;
+        app_events.clear();
+        match transport {
+            Transport::Tcp {
+                seq,
+                ack,
+                flags,
+                window,
+                payload,
+                ..
+            } => {
+                flow.tcp_flags[dir] |= flags;
+                let (sport, dport) = packet_ports(flow, dir);
+                let Flow {
+                    streams,
+                    app,
+                    app_tries,
+                    conn,
+                    ..
+                } = flow;
+                let mut retransmission = false;
+                if let Some(streams) = streams.as_mut() {
+                    let [orig_stream, resp_stream] = &mut **streams;
+                    let (mine, theirs) = if dir == ORIG {
+                        (orig_stream, resp_stream)
+                    } else {
+                        (resp_stream, orig_stream)
+                    };
+                    if flags & tcp_flags::SYN != 0 {
+                        mine.syn(seq);
+                    }
+                    let missed_before = [mine.missed_bytes, theirs.missed_bytes];
+                    if !payload.is_empty() {
+                        let mut sink = AppSink {
+                            app: &mut *app,
+                            tries: &mut *app_tries,
+                            transport: picket_proto::Transport::Tcp,
+                            direction: direction(dir),
+                            sport,
+                            dport,
+                            out: &mut *app_events,
+                        };
+                        retransmission =
+                            mine.segment(seq, payload, &config, &mut self.reassembly, &mut sink);
+                    }
+                    if flags & tcp_flags::ACK != 0 && flags & tcp_flags::RST == 0 {
+                        let mut sink = AppSink {
+                            app: &mut *app,
+                            tries: &mut *app_tries,
+                            transport: picket_proto::Transport::Tcp,
+                            direction: direction(1 - dir),
+                            sport: dport,
+                            dport: sport,
+                            out: &mut *app_events,
+                        };
+                        theirs.acked(ack, &config, &mut self.reassembly, &mut sink);
+                    }
+                    if mine.missed_bytes > missed_before[0] {
+                        conn.gap(dir);
+                    }
+                    if theirs.missed_bytes > missed_before[1] {
+                        conn.gap(1 - dir);
+                    }
+                    if !matches!(app, AppSlot::Pending | AppSlot::Attached(_)) && mine.keep_data {
+                        mine.release(&mut self.reassembly);
+                        theirs.release(&mut self.reassembly);
+                    }
+                }
+                conn.tcp_packet(dir, flags, payload.len(), window, retransmission);
+            }
+            Transport::Udp { payload, .. } => {
+                flow.conn.other_packet(dir, payload.len());
+                if app_layer && !payload.is_empty() {
+                    let (sport, dport) = packet_ports(flow, dir);
+                    let mut sink = AppSink {
+                        app: &mut flow.app,
+                        tries: &mut flow.app_tries,
+                        transport: picket_proto::Transport::Udp,
+                        direction: direction(dir),
+                        sport,
+                        dport,
+                        out: &mut *app_events,
+                    };
+                    sink.data(payload);
+                }
+            }
+            Transport::Icmp {
+                icmp_type,
+                code,
+                payload,
+                ..
+            } => {
+                flow.conn.other_packet(dir, payload.len());
+                let slot = if dir == ORIG {
+                    &mut flow.icmp.icmp_type
+                } else {
+                    &mut flow.icmp.response
+                };
+                slot.get_or_insert((icmp_type, code));
+            }
+            Transport::Other { payload, .. } => flow.conn.other_packet(dir, payload.len()),
+        }
+        if !self.app_events.is_empty() {
+            let events = std::mem::take(&mut self.app_events);
+            if let Some(flow) = self.flows.get_mut(slot) {
+                for event in &events {
+                    *self.decoder.app_events.entry(event.event_type).or_default() += 1;
+                    out.push(app_event(flow, ts, dir, event, self.config.host.as_deref()));
+                }
+            }
+            self.app_events = events;
+        }
+    }
+
+    fn new_flow(
+        &self,
+        key: FlowKey,
+        side: usize,
+        ts: Timestamp,
+        transport: &Transport<'_>,
+        src: IpAddr,
+        dst: IpAddr,
+    ) -> Flow {
+        let mut orig_side = side;
+        let mut conn = ConnSummary::default();
+        let (cid_sport, cid_dport, tcp) = match *transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                flags,
+                ..
+            } => {
+                // A SYN-ACK first means the SYN was missed: its receiver is the originator.
+                if flags & (tcp_flags::SYN | tcp_flags::ACK) == tcp_flags::SYN | tcp_flags::ACK {
+                    orig_side = 1 - side;
+                    conn.flipped();
+                }
+                (src_port, dst_port, true)
+            }
+            Transport::Udp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port, false),
+            Transport::Icmp {
+                icmp_type, code, ..
+            } => (u16::from(icmp_type), u16::from(code), false),
+            Transport::Other { .. } => (0, 0, false),
+        };
+        let community_id = community_id_v1(
+            self.config.community_id_seed,
+            src,
+            dst,
+            key.proto,
+            cid_sport,
+            cid_dport,
+        );
+        let keep = self.config.app_layer;
+        Flow {
+            key,
+            orig_side,
+            flow_id: flow_id(&key, ts),
+            community_id,
+            first_ts: ts,
+            last_ts: ts,
+            pkts: [0, 0],
+            bytes: [0, 0],
+            tcp_flags: [0, 0],
+            conn,
+            streams: tcp.then(|| Box::new([Stream::new(keep), Stream::new(keep)])),
+            app: if keep {
+                AppSlot::Pending
+            } else {
+                AppSlot::Unknown
+            },
+            app_tries: 0,
+            icmp: IcmpInfo::default(),
+            alerted: false,
+        }
+    }
+
+    fn flush_notes(&mut self, ts: Timestamp, pair: Option<(IpAddr, IpAddr)>, out: &mut Vec<Event>) {
+        if self.notes.is_empty() {
+            return;
+        }
+        let notes = std::mem::take(&mut self.notes);
+        for note in &notes {
+            self.anomaly(ts, note, pair, out);
+        }
+        self.notes = notes;
+        self.notes.clear();
+    }
+
+    fn anomaly(
+        &mut self,
+        ts: Timestamp,
+        event: DecodeEvent,
+        pair: Option<(IpAddr, IpAddr)>,
+        out: &mut Vec<Event>,
+    ) {
+        *self.decoder.events.entry(event).or_default() += 1;
+        if event == "link.unsupported_type" {
+            // A capture of 802.11 or PPP frames is not malformed, only out of scope.
+            self.decoder.invalid += 1;
+            return;
+        }
+        self.decoder.invalid += 1;
+        if !self.config.anomaly_events {
+            return;
+        }
+        let mut e = Event::new(ts, "anomaly");
+        e.host = self.config.host.clone();
+        if let Some((src, dst)) = pair {
+            e.endpoints.src_ip = Some(src.to_string());
+            e.endpoints.dest_ip = Some(dst.to_string());
+        }
+        e.body = json!({"type": "decode", "event": format!("decoder.{event}")});
+        out.push(e);
+    }
+
+    fn emit_ended(&mut self, out: &mut Vec<Event>) {
+        if self.ended.is_empty() {
+            return;
+        }
+        let ended = std::mem::take(&mut self.ended);
+        for (mut flow, reason) in ended {
+            let mut events = Vec::new();
+            let Flow {
+                streams,
+                app,
+                app_tries,
+                conn,
+                ..
+            } = &mut flow;
+            if let Some(streams) = streams.as_mut() {
+                let config = self.config.reassembly;
+                for (i, stream) in streams.iter_mut().enumerate() {
+                    let mut sink = AppSink {
+                        app: &mut *app,
+                        tries: &mut *app_tries,
+                        transport: picket_proto::Transport::Tcp,
+                        direction: direction(i),
+                        // Ports matter only to detection, which a flush never runs.
+                        sport: 0,
+                        dport: 0,
+                        out: &mut events,
+                    };
+                    if stream.flush(&config, &mut self.reassembly, &mut sink) > 0 {
+                        conn.gap(i);
+                    }
+                    stream.release(&mut self.reassembly);
+                }
+            }
+            if let AppSlot::Attached(parser) = &mut flow.app {
+                parser.finish(&mut events);
+            }
+            let last = flow.last_ts;
+            for event in &events {
+                *self.decoder.app_events.entry(event.event_type).or_default() += 1;
+                out.push(app_event(
+                    &flow,
+                    last,
+                    ORIG,
+                    event,
+                    self.config.host.as_deref(),
+                ));
+            }
+            out.push(flow_event(&flow, reason, self.config.host.as_deref()));
+        }
+    }
+
+    /// A `stats` event describing every counter so far. Counters Suricata's schema does
+    /// not name go under `picket`.
+    pub fn stats_event(&self, ts: Timestamp, capture: CaptureCounters) -> Event {
+        let d = &self.decoder;
+        let mut event_counts: Map<String, Value> = Map::new();
+        let mut picket_events: Map<String, Value> = Map::new();
+        for (name, count) in &d.events {
+            if PICKET_ONLY_EVENTS.contains(name) {
+                picket_events.insert((*name).to_string(), Value::from(*count));
+                continue;
+            }
+            let Some((layer, what)) = name.split_once('.') else {
+                continue;
+            };
+            let layer_map = event_counts
+                .entry(layer.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(m) = layer_map {
+                m.insert(what.to_string(), Value::from(*count));
+            }
+        }
+        let f = self.flows.stats();
+        let r = self.reassembly;
+        let df = self.defrag.stats();
+        let uptime = self
+            .first_ts
+            .map(|first| (self.now.as_micros() - first.as_micros()) / 1_000_000)
+            .unwrap_or(0);
+        let avg = d.bytes.checked_div(d.pkts).unwrap_or(0);
+        let mut e = Event::new(ts, "stats");
+        e.host = self.config.host.clone();
+        e.body = json!({
+            "uptime": uptime,
+            "capture": {
+                "kernel_packets": capture.kernel_packets,
+                "kernel_drops": capture.kernel_drops,
+                "errors": capture.errors,
+            },
+            "decoder": {
+                "pkts": d.pkts, "bytes": d.bytes, "invalid": d.invalid,
+                "ethernet": d.ethernet, "vlan": d.vlan, "vlan_qinq": d.vlan_qinq,
+                "sll": d.sll, "sll2": d.sll2, "raw": d.raw, "null": d.null, "arp": d.arp,
+                "ipv4": d.ipv4, "ipv6": d.ipv6, "tcp": d.tcp, "udp": d.udp,
+                "icmpv4": d.icmpv4, "icmpv6": d.icmpv6,
+                "unknown_ethertype": d.unknown_ethertype,
+                "avg_pkt_size": avg, "max_pkt_size": d.max_pkt_size,
+                "event": Value::Object(event_counts),
+            },
+            "flow": {
+                "total": f.total, "active": f.active, "tcp": f.tcp, "udp": f.udp,
+                "icmpv4": f.icmpv4, "icmpv6": f.icmpv6, "memuse": f.memuse,
+                "memcap": self.config.flow.memcap,
+                "mgr": {"flows_timeout": f.timeouts, "flows_evicted": f.evicted},
+            },
+            "tcp": {
+                "reassembly_gap": r.gaps,
+                "reassembly_memuse": r.memuse,
+                "stream_depth_reached": r.depth_reached,
+                "overlap": r.overlaps,
+                "overlap_diff_data": r.overlap_diff_data,
+                "segment_memcap_drop": r.memcap_drops,
+            },
+            "defrag": {
+                "ipv4": {"fragments": df.ipv4_fragments, "reassembled": df.ipv4_reassembled, "timeouts": df.ipv4_timeouts},
+                "ipv6": {"fragments": df.ipv6_fragments, "reassembled": df.ipv6_reassembled, "timeouts": df.ipv6_timeouts},
+                "max_frags_reached": df.max_frags_reached,
+                "max_trackers_reached": df.max_trackers_reached,
+                "memuse": df.memuse,
+            },
+        });
+        e.picket.insert(
+            "stats".into(),
+            json!({
+                "decoder": {
+                    "snapped": d.snapped,
+                    "event": Value::Object(picket_events),
+                    "app_events": d.app_events,
+                },
+                "flow": {"peak_active": f.peak_active, "max_flows": self.config.flow.max_flows},
+                "tcp": {"gap_bytes": r.gap_bytes},
+                "defrag": {"overlaps": df.overlaps, "too_large": df.too_large},
+            }),
+        );
+        e
+    }
+}
+
+fn direction(dir: usize) -> Direction {
+    if dir == ORIG {
+        Direction::ToServer
+    } else {
+        Direction::ToClient
+    }
+}
+
+/// (source port, destination port) of a packet travelling in `dir`.
+fn packet_ports(flow: &Flow, dir: usize) -> (u16, u16) {
+    let (orig, resp) = (flow.src().1, flow.dst().1);
+    if dir == ORIG {
+        (orig, resp)
+    } else {
+        (resp, orig)
+    }
+}
+
+/// Hands in-order payload to the flow's parser, choosing one on the first payload.
+struct AppSink<'a> {
+    app: &'a mut AppSlot,
+    tries: &'a mut u8,
+    transport: picket_proto::Transport,
+    direction: Direction,
+    sport: u16,
+    dport: u16,
+    out: &'a mut Vec<AppEvent>,
+}
+
+/// Payloads offered to detection before a flow is declared unknown.
+const DETECT_TRIES: u8 = 2;
+
+impl StreamSink for AppSink<'_> {
+    fn data(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if let AppSlot::Pending = self.app {
+            match picket_proto::detect(self.transport, self.sport, self.dport, self.direction, data)
+            {
+                Some(parser) => *self.app = AppSlot::Attached(parser),
+                None => {
+                    *self.tries += 1;
+                    if *self.tries >= DETECT_TRIES {
+                        *self.app = AppSlot::Unknown;
+                    }
+                    return;
+                }
+            }
+        }
+        if let AppSlot::Attached(parser) = self.app {
+            parser.feed(self.direction, data, self.out);
+        }
+    }
+
+    fn gap(&mut self, len: u64) {
+        match self.app {
+            AppSlot::Attached(parser) => parser.gap(self.direction, len),
+            // A stream that starts with a hole cannot be recognised from its content.
+            AppSlot::Pending => {}
+            AppSlot::Unknown => {}
+        }
+    }
+}
+
+fn proto_name(proto: u8) -> String {
+    match proto {
+        PROTO_TCP => "TCP".into(),
+        PROTO_UDP => "UDP".into(),
+        PROTO_ICMP => "ICMP".into(),
+        PROTO_ICMPV6 => "IPv6-ICMP".into(),
+        2 => "IGMP".into(),
+        4 => "IPIP".into(),
+        41 => "IPv6".into(),
+        47 => "GRE".into(),
+        50 => "ESP".into(),
+        51 => "AH".into(),
+        89 => "OSPF".into(),
+        103 => "PIM".into(),
+        112 => "VRRP".into(),
+        132 => "SCTP".into(),
+        other => other.to_string(),
+    }
+}
+
+fn envelope(flow: &Flow, ts: Timestamp, event_type: &str, dir: usize, host: Option<&str>) -> Event {
+    let mut e = Event::new(ts, event_type);
+    e.host = host.map(str::to_string);
+    e.flow_id = Some(flow.flow_id);
+    e.community_id = Some(flow.community_id.clone());
+    let (a, b) = if dir == ORIG {
+        (flow.src(), flow.dst())
+    } else {
+        (flow.dst(), flow.src())
+    };
+    let ports = matches!(flow.key.proto, PROTO_TCP | PROTO_UDP | 132);
+    e.endpoints = Endpoints {
+        src_ip: Some(a.0.to_string()),
+        src_port: ports.then_some(a.1),
+        dest_ip: Some(b.0.to_string()),
+        dest_port: ports.then_some(b.1),
+        proto: Some(proto_name(flow.key.proto)),
+    };
+    e
+}
+
+fn app_event(
+    flow: &Flow,
+    ts: Timestamp,
+    dir: usize,
+    event: &AppEvent,
+    host: Option<&str>,
+) -> Event {
+    let mut e = envelope(flow, ts, event.event_type, dir, host);
+    e.body = event.body.clone();
+    e
+}
+
+fn tcp_flags_hex(flags: u8) -> String {
+    format!("{flags:02x}")
+}
+
+fn tcp_state_name(flow: &Flow) -> &'static str {
+    use EndpointState::*;
+    let (o, r) = (flow.conn.state[ORIG], flow.conn.state[RESP]);
+    match (o, r) {
+        (Reset, _) | (_, Reset) | (Closed, Closed) => "closed",
+        (Closed, _) => "fin_wait1",
+        (_, Closed) => "close_wait",
+        (SynSent, Inactive) => "syn_sent",
+        (SynSent | SynAckSent, _) | (_, SynAckSent) => "syn_recv",
+        (Inactive, _) | (_, Inactive) => "none",
+        _ => "established",
+    }
+}
+
+/// The EVE `flow` record for a finished flow.
+pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
+    let mut e = envelope(flow, flow.last_ts, "flow", ORIG, host);
+    let mut extra = Map::new();
+    if let Some(name) = match &flow.app {
+        AppSlot::Attached(parser) => Some(parser.app_proto()),
+        AppSlot::Unknown if flow.conn.size[ORIG] + flow.conn.size[RESP] > 0 => Some("failed"),
+        _ => None,
+    } {
+        extra.insert("app_proto".into(), Value::from(name));
+    }
+    let age = flow.last_ts.as_secs() - flow.first_ts.as_secs();
+    let body = json!({
+        "pkts_toserver": flow.pkts[ORIG],
+        "pkts_toclient": flow.pkts[RESP],
+        "bytes_toserver": flow.bytes[ORIG],
+        "bytes_toclient": flow.bytes[RESP],
+        "start": flow.first_ts.to_string(),
+        "end": flow.last_ts.to_string(),
+        "age": age,
+        "state": flow.state(),
+        "reason": reason.as_str(),
+        "alerted": flow.alerted,
+    });
+    if flow.key.proto == PROTO_TCP {
+        let all = flow.tcp_flags[0] | flow.tcp_flags[1];
+        let mut tcp = Map::new();
+        tcp.insert("tcp_flags".into(), Value::from(tcp_flags_hex(all)));
+        tcp.insert(
+            "tcp_flags_ts".into(),
+            Value::from(tcp_flags_hex(flow.tcp_flags[ORIG])),
+        );
+        tcp.insert(
+            "tcp_flags_tc".into(),
+            Value::from(tcp_flags_hex(flow.tcp_flags[RESP])),
+        );
+        for (bit, name) in [
+            (tcp_flags::SYN, "syn"),
+            (tcp_flags::FIN, "fin"),
+            (tcp_flags::RST, "rst"),
+            (tcp_flags::PSH, "psh"),
+            (tcp_flags::ACK, "ack"),
+            (tcp_flags::URG, "urg"),
+            (tcp_flags::ECE, "ecn"),
+            (tcp_flags::CWR, "cwr"),
+        ] {
+            if all & bit != 0 {
+                tcp.insert(name.into(), Value::Bool(true));
+            }
+        }
+        tcp.insert("state".into(), Value::from(tcp_state_name(flow)));
+        extra.insert("tcp".into(), Value::Object(tcp));
+    }
+    if let Some((t, c)) = flow.icmp.icmp_type {
+        extra.insert("icmp_type".into(), Value::from(t));
+        extra.insert("icmp_code".into(), Value::from(c));
+    }
+    if let Some((t, c)) = flow.icmp.response {
+        extra.insert("response_icmp_type".into(), Value::from(t));
+        extra.insert("response_icmp_code".into(), Value::from(c));
+    }
+    if flow.key.vlan[0] != 0 || flow.key.vlan[1] != 0 {
+        let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
+        extra.insert("vlan".into(), Value::from(ids));
+    }
+    e.body = body;
+    e.extra = extra;
+    e.picket
+        .insert("conn_state".into(), Value::from(flow.conn_state()));
+    e.picket
+        .insert("history".into(), Value::from(flow.conn.history.clone()));
+    e.picket
+        .insert("missed_bytes".into(), Value::from(flow.missed_bytes()));
+    e
+}
