@@ -14,6 +14,7 @@
 use serde_json::Value;
 
 pub mod dns;
+pub mod http;
 pub mod parse;
 pub mod ssh;
 pub mod tls;
@@ -94,7 +95,13 @@ fn detect_by_content(
             None
         }
         Transport::Tcp => {
-            let _ = direction;
+            let http = match direction {
+                Direction::ToServer => http::looks_like_request(p),
+                Direction::ToClient => http::looks_like_response(p),
+            };
+            if http {
+                return Some(Box::new(http::HttpParser::new()));
+            }
             if p.starts_with(b"SSH-") {
                 return Some(Box::new(ssh::SshParser::new()));
             }
@@ -118,6 +125,9 @@ fn detect_by_port(transport: Transport, port: u16) -> Option<Box<dyn AppParser>>
             Transport::Tcp,
             443 | 465 | 563 | 636 | 853 | 989 | 990 | 992 | 993 | 994 | 995 | 5061 | 8443,
         ) => Some(Box::new(tls::TlsParser::new())),
+        (Transport::Tcp, 80 | 81 | 591 | 3128 | 8000 | 8008 | 8080 | 8081 | 8088 | 8888) => {
+            Some(Box::new(http::HttpParser::new()))
+        }
         (Transport::Tcp, 22 | 2222) => Some(Box::new(ssh::SshParser::new())),
         _ => None,
     }

@@ -93,6 +93,21 @@ fn sample_events() -> Vec<(&'static str, AppEvent)> {
         let steps = vec![(Direction::ToServer, b"SSH-1.5-x\n".to_vec())];
         run(&mut crate::ssh::SshParser::new(), &steps);
     }
+    {
+        use crate::http::tests::{REQUESTS, RESPONSES};
+        let steps = vec![
+            (Direction::ToServer, REQUESTS.to_vec()),
+            (Direction::ToClient, RESPONSES.to_vec()),
+            (Direction::ToServer, b"GET /late HTTP/1.1\r\n\r\n".to_vec()),
+        ];
+        let cfg = crate::http::HttpConfig {
+            log_bodies: true,
+            ..Default::default()
+        };
+        run(&mut crate::http::HttpParser::with_config(cfg), &steps);
+        let steps = vec![(Direction::ToClient, b"HTTP/1.1 2XX Odd\r\n\r\n".to_vec())];
+        run(&mut crate::http::HttpParser::new(), &steps);
+    }
     all
 }
 
