@@ -1,0 +1,659 @@
+//! The engine: a loaded [`Ruleset`] and the per-stream [`Session`] that evaluates lines
+//! against it while keeping correlation state (frequency windows, first-time-seen values,
+//! ignore timers).
+//!
+//! The session is sans-IO: the caller passes each line with its source and its time, and
+//! gets an [`Outcome`] back. Time comes from the caller, never from the wall clock, so a
+//! replay gives the same verdicts every time.
+
+use crate::decoder::{Category, Decoded, DecoderSet};
+use crate::fields::Fields;
+use crate::lists::CdbList;
+use crate::predecode::predecode;
+use crate::rules::{Condition, Correlate, FieldRef, Lookup, Rule, RuleSet, Test};
+use picket_event::Timestamp;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Limits that keep a session's memory bounded whatever the input.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Lines longer than this are cut before analysis (OSSEC cuts at 64 KiB too).
+    pub max_line: usize,
+    /// Entries kept per correlation window.
+    pub max_window_events: usize,
+    /// Distinct first-time-seen values remembered.
+    pub max_fts_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_line: 64 * 1024,
+            max_window_events: 16 * 1024,
+            max_fts_values: 1 << 20,
+        }
+    }
+}
+
+/// A loaded ruleset: decoders, rules, lists and the correlation wiring between rules.
+#[derive(Debug)]
+pub struct Ruleset {
+    pub decoders: DecoderSet,
+    pub rules: RuleSet,
+    pub lists: HashMap<String, CdbList>,
+    /// For each rule index: the window it feeds because some rule names it in
+    /// `if_matched_sid`.
+    sid_window: Vec<Option<usize>>,
+    /// For each rule index: the windows it feeds because its groups match some rule's
+    /// `if_matched_group` (only used when it feeds no sid window, as OSSEC does).
+    group_windows: Vec<Vec<usize>>,
+    /// For each rule index: the window it searches.
+    searches: Vec<Option<usize>>,
+    /// For each window: the longest timeframe of the rules searching it.
+    window_timeframe: Vec<u32>,
+}
+
+impl Ruleset {
+    pub(crate) fn new(
+        decoders: DecoderSet,
+        rules: RuleSet,
+        lists: HashMap<String, CdbList>,
+    ) -> Ruleset {
+        let count = rules.rules.len();
+        let mut sid_window = vec![None; count];
+        let mut group_windows = vec![Vec::new(); count];
+        let mut searches = vec![None; count];
+        let mut window_timeframe: Vec<u32> = Vec::new();
+        for (index, rule) in rules.rules.iter().enumerate() {
+            if let Some(sid) = rule.if_matched_sid {
+                let Some(target) = rules.index_of(sid) else {
+                    continue;
+                };
+                let window = *sid_window[target].get_or_insert_with(|| {
+                    window_timeframe.push(0);
+                    window_timeframe.len() - 1
+                });
+                searches[index] = Some(window);
+                window_timeframe[window] = window_timeframe[window].max(rule.timeframe);
+            } else if let Some(pattern) = &rule.if_matched_group {
+                window_timeframe.push(rule.timeframe);
+                let window = window_timeframe.len() - 1;
+                searches[index] = Some(window);
+                for (other, candidate) in rules.rules.iter().enumerate() {
+                    if candidate.groups.iter().any(|g| pattern.is_match(g))
+                        || pattern.is_match(&candidate.groups.join(","))
+                    {
+                        group_windows[other].push(window);
+                    }
+                }
+            }
+        }
+        Ruleset {
+            decoders,
+            rules,
+            lists,
+            sid_window,
+            group_windows,
+            searches,
+            window_timeframe,
+        }
+    }
+
+    /// A new session with empty correlation state.
+    pub fn session(&self) -> Session<'_> {
+        self.session_with_limits(Limits::default())
+    }
+
+    pub fn session_with_limits(&self, limits: Limits) -> Session<'_> {
+        Session {
+            ruleset: self,
+            limits,
+            windows: vec![VecDeque::new(); self.window_timeframe.len()],
+            fts_seen: HashSet::new(),
+            ignored_since: HashMap::new(),
+            stats: SessionStats::default(),
+        }
+    }
+}
+
+/// One line to analyse, with the facts about it that do not come from its text.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub line: &'a str,
+    /// Where it was read: a file path, "journald", a qrexec service...
+    pub location: &'a str,
+    /// The authenticated source (agent or qube); correlation never mixes sources.
+    pub agent: &'a str,
+    /// Hostname to use when the line's header names none.
+    pub default_hostname: &'a str,
+    pub time: Timestamp,
+}
+
+/// The rule that matched an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchedRule {
+    pub id: u32,
+    pub level: u8,
+    /// With `$(field)` substituted.
+    pub description: String,
+    pub groups: Vec<String>,
+    pub mitre: Vec<String>,
+    pub file: String,
+}
+
+/// Everything known about one analysed line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub full_log: String,
+    pub timestamp: Option<String>,
+    pub hostname: String,
+    pub program_name: Option<String>,
+    pub log: String,
+    pub location: String,
+    /// The reported decoder name and the top-level decoder's name.
+    pub decoder: Option<String>,
+    pub parent_decoder: Option<String>,
+    pub fields: Fields,
+    pub rule: Option<MatchedRule>,
+    /// Whether an alert is raised: a rule matched with level above 0 and was not
+    /// suppressed by its `ignore` timer.
+    pub alert: bool,
+}
+
+/// Counters of a session, including every limit that was hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    pub lines: u64,
+    pub decoded: u64,
+    pub matched: u64,
+    pub alerts: u64,
+    pub truncated_lines: u64,
+    pub dropped_fields: u64,
+    pub window_evictions: u64,
+    pub fts_full: u64,
+}
+
+#[derive(Debug)]
+struct Stored {
+    time: i64,
+    agent: String,
+    location: String,
+    fields: Fields,
+    matched: AtomicU32,
+}
+
+/// What a rule can look at in the event being analysed.
+struct View<'e> {
+    log: &'e str,
+    program_name: Option<&'e str>,
+    hostname: &'e str,
+    location: &'e str,
+    agent: &'e str,
+    decoder: Option<&'e str>,
+    decoder_index: Option<usize>,
+    category: Category,
+    fields: &'e Fields,
+    time: Timestamp,
+    /// Set (to the rule's priority) when a frequency rule fires for this event.
+    matched: u32,
+}
+
+impl View<'_> {
+    fn value(&self, field: &FieldRef) -> Option<&str> {
+        match field {
+            FieldRef::Log => Some(self.log),
+            FieldRef::ProgramName => self.program_name,
+            FieldRef::Hostname => Some(self.hostname),
+            FieldRef::Location => Some(self.location),
+            FieldRef::User => self
+                .fields
+                .get("dstuser")
+                .or_else(|| self.fields.get("srcuser")),
+            FieldRef::Named(name) => self.fields.get(name),
+        }
+    }
+}
+
+/// Correlation state for one stream of lines (one agent, one logtest run...).
+#[derive(Debug)]
+pub struct Session<'r> {
+    ruleset: &'r Ruleset,
+    limits: Limits,
+    windows: Vec<VecDeque<Arc<Stored>>>,
+    fts_seen: HashSet<String>,
+    ignored_since: HashMap<usize, i64>,
+    stats: SessionStats,
+}
+
+fn ip_list_matches(entries: &[(bool, crate::rules::IpNet)], value: &str) -> bool {
+    // OSSEC's semantics: once a negated entry has been seen, a hit means "no" and reaching
+    // the end means "yes".
+    let ip: Option<IpAddr> = value.trim().parse().ok();
+    let mut verdict_on_hit = true;
+    for (negated, net) in entries {
+        if *negated {
+            verdict_on_hit = false;
+        }
+        if ip.as_ref().is_some_and(|ip| net.contains(ip)) {
+            return verdict_on_hit;
+        }
+    }
+    !verdict_on_hit
+}
+
+fn substitute_description(
+    template: &str,
+    fields: &Fields,
+    view_hostname: &str,
+    program: Option<&str>,
+) -> String {
+    if !template.contains("$(") {
+        return template.to_string();
+    }
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("$(") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find(')') {
+            Some(end) => {
+                let name = &after[..end];
+                let value = match name {
+                    "hostname" => Some(view_hostname),
+                    "program_name" => program,
+                    other => fields.get(other),
+                };
+                out.push_str(value.unwrap_or(""));
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+impl Session<'_> {
+    pub fn stats(&self) -> SessionStats {
+        self.stats
+    }
+
+    /// Analyse one line.
+    pub fn process(&mut self, input: Input<'_>) -> Outcome {
+        self.stats.lines += 1;
+        let mut line = input.line;
+        if line.len() > self.limits.max_line {
+            let mut end = self.limits.max_line;
+            while !line.is_char_boundary(end) {
+                end -= 1;
+            }
+            line = &line[..end];
+            self.stats.truncated_lines += 1;
+        }
+        let ruleset = self.ruleset;
+        let pre = predecode(line);
+        let decoded: Decoded = ruleset.decoders.decode(pre.program_name, pre.log);
+        self.stats.dropped_fields += decoded.dropped_fields as u64;
+        let decoder = decoded.decoder.map(|i| &ruleset.decoders.decoders()[i]);
+        if decoder.is_some() {
+            self.stats.decoded += 1;
+        }
+        let hostname = pre.hostname.unwrap_or(input.default_hostname);
+        let mut view = View {
+            log: pre.log,
+            program_name: pre.program_name,
+            hostname,
+            location: input.location,
+            agent: input.agent,
+            decoder: decoder.map(|d| d.name.as_str()),
+            decoder_index: decoded.decoder,
+            category: decoder.map_or(Category::Syslog, |d| d.category),
+            fields: &decoded.fields,
+            time: input.time,
+            matched: 0,
+        };
+
+        let mut matched: Option<usize> = None;
+        for &root in &ruleset.rules.roots {
+            let rule_index = ruleset.rules.nodes[root].rule;
+            if ruleset.rules.rules[rule_index].category != view.category {
+                continue;
+            }
+            if let Some(found) = self.check_node(root, &mut view, 0) {
+                matched = Some(found);
+                break;
+            }
+        }
+
+        let mut alert = false;
+        if let Some(index) = matched {
+            self.stats.matched += 1;
+            let rule = &ruleset.rules.rules[index];
+            if rule.level > 0 && !self.ignored(index, rule, input.time) {
+                alert = true;
+                self.stats.alerts += 1;
+                self.remember(index, &view, &decoded.fields);
+            }
+        }
+        let rule = matched.map(|index| {
+            let rule = &ruleset.rules.rules[index];
+            MatchedRule {
+                id: rule.id,
+                level: rule.level,
+                description: substitute_description(
+                    &rule.description,
+                    &decoded.fields,
+                    hostname,
+                    pre.program_name,
+                ),
+                groups: rule.groups.clone(),
+                mitre: rule.mitre.clone(),
+                file: rule.file.clone(),
+            }
+        });
+        Outcome {
+            full_log: pre.full_log.to_string(),
+            timestamp: pre.timestamp.map(str::to_string),
+            hostname: hostname.to_string(),
+            program_name: pre.program_name.map(str::to_string),
+            log: pre.log.to_string(),
+            location: input.location.to_string(),
+            decoder: decoder.map(|d| d.name.clone()),
+            parent_decoder: decoded
+                .parent
+                .map(|i| ruleset.decoders.decoders()[i].name.clone()),
+            fields: decoded.fields,
+            rule,
+            alert,
+        }
+    }
+
+    /// OSSEC's `ignore="N"`: after a rule alerts, it stays quiet for N seconds.
+    fn ignored(&mut self, index: usize, rule: &Rule, time: Timestamp) -> bool {
+        let Some(seconds) = rule.ignore_seconds else {
+            return false;
+        };
+        let now = time.as_secs();
+        match self.ignored_since.get(&index).copied() {
+            None => {
+                self.ignored_since.insert(index, now);
+                false
+            }
+            Some(since) if now - since < i64::from(seconds) => true,
+            Some(_) => {
+                self.ignored_since.remove(&index);
+                false
+            }
+        }
+    }
+
+    /// Keep an alerting event for the frequency rules that look back at it.
+    fn remember(&mut self, index: usize, view: &View<'_>, fields: &Fields) {
+        let ruleset = self.ruleset;
+        let targets: Vec<usize> = match ruleset.sid_window[index] {
+            Some(window) => vec![window],
+            None => ruleset.group_windows[index].clone(),
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let stored = Arc::new(Stored {
+            time: view.time.as_secs(),
+            agent: view.agent.to_string(),
+            location: view.location.to_string(),
+            fields: fields.clone(),
+            matched: AtomicU32::new(view.matched),
+        });
+        for window in targets {
+            let horizon = view.time.as_secs() - i64::from(ruleset.window_timeframe[window]);
+            let list = &mut self.windows[window];
+            while list.front().is_some_and(|e| e.time < horizon) {
+                list.pop_front();
+            }
+            if list.len() >= self.limits.max_window_events {
+                list.pop_front();
+                self.stats.window_evictions += 1;
+            }
+            list.push_back(Arc::clone(&stored));
+        }
+    }
+
+    fn check_node(&mut self, node: usize, view: &mut View<'_>, depth: usize) -> Option<usize> {
+        let ruleset = self.ruleset;
+        // The tree is built from parents that exist before their children, so it has no
+        // cycles; the depth cap is a guard against a ruleset we did not foresee.
+        if depth > 64 {
+            return None;
+        }
+        let index = ruleset.rules.nodes[node].rule;
+        let rule = &ruleset.rules.rules[index];
+        if !self.conditions_hold(index, rule, view) {
+            return None;
+        }
+        for &child in &ruleset.rules.nodes[node].children {
+            if let Some(found) = self.check_node(child, view, depth + 1) {
+                return Some(found);
+            }
+        }
+        if rule.noalert {
+            return None;
+        }
+        Some(index)
+    }
+
+    fn conditions_hold(&mut self, index: usize, rule: &Rule, view: &mut View<'_>) -> bool {
+        if let Some(expected) = &rule.decoded_as {
+            match view.decoder {
+                Some(name) if name == expected => {}
+                _ => return false,
+            }
+        }
+        for Condition {
+            field,
+            test,
+            negate,
+        } in &rule.conditions
+        {
+            let Some(value) = view.value(field) else {
+                return false;
+            };
+            let hit = match test {
+                Test::Pattern(pattern) => pattern.is_match(value),
+                Test::Addresses(entries) => ip_list_matches(entries, value),
+            };
+            if hit == *negate {
+                return false;
+            }
+        }
+        if let Some(maxsize) = rule.maxsize {
+            if view.log.len() < maxsize {
+                return false;
+            }
+        }
+        if rule.time.is_some() || rule.weekdays.is_some() {
+            let civil = view.time.civil();
+            if let Some(range) = &rule.time {
+                if !range.contains(civil.hour * 60 + civil.minute) {
+                    return false;
+                }
+            }
+            if let Some(days) = &rule.weekdays {
+                if !days[civil.weekday as usize % 7] {
+                    return false;
+                }
+            }
+        }
+        if rule.first_time_seen && !self.first_time_seen(view) {
+            return false;
+        }
+        for list in &rule.lists {
+            let value = match &list.field {
+                // Lists look at the source user first, unlike `<user>`.
+                FieldRef::User => view
+                    .fields
+                    .get("srcuser")
+                    .or_else(|| view.fields.get("dstuser")),
+                other => view.value(other),
+            };
+            let Some(value) = value else {
+                return false;
+            };
+            let Some(cdb) = self.find_list(&list.list) else {
+                return false;
+            };
+            let ok = match list.lookup {
+                Lookup::MatchKey => cdb.get(value).is_some(),
+                Lookup::NotMatchKey => cdb.get(value).is_none(),
+                Lookup::MatchKeyValue => match (cdb.get(value), &list.check_value) {
+                    (Some(v), Some(p)) => p.is_match(v),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                },
+                Lookup::AddressMatchKey => cdb.get_address(value).is_some(),
+                Lookup::NotAddressMatchKey => cdb.get_address(value).is_none(),
+                Lookup::AddressMatchKeyValue => match (cdb.get_address(value), &list.check_value) {
+                    (Some(v), Some(p)) => p.is_match(v),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                },
+            };
+            if !ok {
+                return false;
+            }
+        }
+        if rule.has_context() && !self.search_window(index, rule, view) {
+            return false;
+        }
+        true
+    }
+
+    fn find_list(&self, path: &str) -> Option<&CdbList> {
+        let lists = &self.ruleset.lists;
+        lists.get(path).or_else(|| {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            lists.get(base)
+        })
+    }
+
+    fn first_time_seen(&mut self, view: &View<'_>) -> bool {
+        let Some(index) = view.decoder_index else {
+            return false;
+        };
+        let decoder = &self.ruleset.decoders.decoders()[index];
+        if decoder.fts.is_empty() {
+            return false;
+        }
+        let mut key = decoder.name.clone();
+        for name in &decoder.fts {
+            key.push('\u{1f}');
+            let value = match name.as_str() {
+                "name" => Some(decoder.name.as_str()),
+                "location" => Some(view.location),
+                other => view.fields.get(other),
+            };
+            key.push_str(value.unwrap_or(""));
+        }
+        if self.fts_seen.contains(&key) {
+            return false;
+        }
+        if self.fts_seen.len() >= self.limits.max_fts_values {
+            self.stats.fts_full += 1;
+            return true;
+        }
+        self.fts_seen.insert(key);
+        true
+    }
+
+    /// Look back through the window this rule searches, as OSSEC's frequency logic does.
+    fn search_window(&mut self, index: usize, rule: &Rule, view: &mut View<'_>) -> bool {
+        let Some(window) = self.ruleset.searches[index] else {
+            return false;
+        };
+        let now = view.time.as_secs();
+        let needed = rule.frequency.map_or(0, |f| f.saturating_sub(2));
+        let mut count = 0u32;
+        let mut most_recent: Option<Arc<Stored>> = None;
+        for stored in self.windows[window].iter().rev() {
+            if now - stored.time > i64::from(rule.timeframe) {
+                return false;
+            }
+            if !rule.global_frequency && stored.agent != view.agent {
+                continue;
+            }
+            let same_ok = rule.same.iter().all(|c| match c {
+                Correlate::Field(name) => match (stored.fields.get(name), view.fields.get(name)) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => false,
+                },
+                Correlate::Agent => stored.agent == view.agent,
+                Correlate::Location => stored.location == view.location,
+            });
+            if !same_ok {
+                continue;
+            }
+            let different_ok = rule.different.iter().all(|c| match c {
+                Correlate::Field(name) => match (stored.fields.get(name), view.fields.get(name)) {
+                    (Some(a), Some(b)) => a != b,
+                    _ => true,
+                },
+                Correlate::Agent => stored.agent != view.agent,
+                Correlate::Location => stored.location != view.location,
+            });
+            if !different_ok {
+                continue;
+            }
+            // An earlier event already used by an alert at this level or above ends the
+            // search, so one burst raises one alert.
+            if stored.matched.load(Ordering::Relaxed) >= rule.priority {
+                return false;
+            }
+            if count < needed {
+                count += 1;
+                if most_recent.is_none() {
+                    most_recent = Some(Arc::clone(stored));
+                }
+                continue;
+            }
+            view.matched = rule.priority;
+            if let Some(mark) = most_recent {
+                mark.matched.store(rule.priority, Ordering::Relaxed);
+            }
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::IpNet;
+
+    #[test]
+    fn ip_lists_follow_ossec_negation() {
+        let net = |s: &str| IpNet::parse(s).unwrap();
+        let plain = vec![(false, net("10.0.0.0/8"))];
+        assert!(ip_list_matches(&plain, "10.1.1.1"));
+        assert!(!ip_list_matches(&plain, "11.1.1.1"));
+        let negated = vec![(true, net("10.0.0.0/8"))];
+        assert!(!ip_list_matches(&negated, "10.1.1.1"));
+        assert!(ip_list_matches(&negated, "11.1.1.1"));
+        assert!(ip_list_matches(&negated, "not an ip"));
+    }
+
+    #[test]
+    fn description_substitution() {
+        let mut f = Fields::default();
+        f.set("srcip", "1.2.3.4");
+        assert_eq!(
+            substitute_description("from $(srcip) on $(hostname)$(", &f, "h", None),
+            "from 1.2.3.4 on h$("
+        );
+    }
+}

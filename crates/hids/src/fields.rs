@@ -1,0 +1,97 @@
+//! Decoded fields. OSSEC has a fixed set of "static" fields with their own names and
+//! aliases (`user` is `dstuser`, `data` is `extra_data`); Wazuh adds free-named dynamic
+//! fields. We keep both in one small ordered list under canonical names, so rules,
+//! `same_field` and description substitution look them up the same way.
+
+/// Canonical name of a field named in a decoder's `<order>` or a rule.
+pub fn canonical(name: &str) -> &str {
+    match name {
+        "user" | "dstuser" => "dstuser",
+        "data" | "extra_data" => "extra_data",
+        "systemname" | "system_name" => "system_name",
+        "srcip" | "source_ip" => "srcip",
+        other => other,
+    }
+}
+
+/// The fields of one event, in the order decoders set them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields {
+    entries: Vec<(String, String)>,
+}
+
+/// A decoder may emit at most this many fields; further ones are dropped (and counted by
+/// the engine), so a JSON bomb cannot grow an event without bound.
+pub const MAX_FIELDS: usize = 256;
+/// A field value is cut at this many bytes.
+pub const MAX_FIELD_LEN: usize = 64 * 1024;
+
+impl Fields {
+    /// Set a field, replacing an earlier value of the same name. Returns false when the
+    /// field was refused because the event already has [`MAX_FIELDS`].
+    pub fn set(&mut self, name: &str, value: &str) -> bool {
+        let name = canonical(name.trim());
+        let mut end = value.len().min(MAX_FIELD_LEN);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        let value = &value[..end];
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| k == name) {
+            slot.1.clear();
+            slot.1.push_str(value);
+            return true;
+        }
+        if self.entries.len() >= MAX_FIELDS {
+            return false;
+        }
+        self.entries.push((name.to_string(), value.to_string()));
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        let name = canonical(name);
+        self.entries
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_share_one_slot_and_later_values_win() {
+        let mut f = Fields::default();
+        f.set("user", "alice");
+        f.set("dstuser", "bob");
+        f.set(" data", "x");
+        assert_eq!(f.get("user"), Some("bob"));
+        assert_eq!(f.get("extra_data"), Some("x"));
+        assert_eq!(f.len(), 2);
+    }
+
+    #[test]
+    fn field_count_and_length_are_capped() {
+        let mut f = Fields::default();
+        for i in 0..MAX_FIELDS + 10 {
+            f.set(&format!("k{i}"), "v");
+        }
+        assert_eq!(f.len(), MAX_FIELDS);
+        f.set("k0", &"é".repeat(MAX_FIELD_LEN));
+        assert!(f.get("k0").unwrap().len() <= MAX_FIELD_LEN);
+    }
+}

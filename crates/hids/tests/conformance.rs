@@ -1,0 +1,196 @@
+//! Conformance against the rule tests that OSSEC and Wazuh ship with their rulesets.
+//!
+//! Each case in `corpus/hids/<dialect>/cases.jsonl` is one `log N pass|fail` entry of their
+//! `.ini` tests: its lines go through one fresh session in order, and the last line's
+//! decoder name, rule id and level are compared with the expectation, as their runners do
+//! (OSSEC compares decoder names ignoring case; Wazuh exactly). The pass counts are printed,
+//! and the test fails if one drops below the best figure that has landed.
+
+use picket_event::Timestamp;
+use picket_hids::{load_ruleset, Input};
+use std::path::PathBuf;
+
+/// Best pass counts that have landed; raise them when the engine improves.
+const OSSEC_BASELINE: usize = 0;
+const WAZUH_BASELINE: usize = 0;
+
+fn corpus_root() -> Option<PathBuf> {
+    let root = std::env::var_os("PICKET_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    if root.join("hids").is_dir() {
+        return Some(root);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!(
+            "peer corpus missing at {} (required when CI=true)",
+            root.display()
+        );
+    }
+    println!(
+        "skip: peer corpus not found at {}; set PICKET_CORPUS to run conformance",
+        root.display()
+    );
+    None
+}
+
+struct Case {
+    file: String,
+    section: String,
+    expect_pass: bool,
+    rule: String,
+    level: String,
+    decoder: String,
+    lines: Vec<String>,
+}
+
+fn read_cases(path: &std::path::Path, percent_escapes: bool) -> Vec<Case> {
+    let text = std::fs::read_to_string(path).expect("cases.jsonl readable");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("case is JSON");
+            let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            let lines = v["lines"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|l| l.as_str())
+                        .map(|l| {
+                            if percent_escapes {
+                                l.replace("%%", "%")
+                            } else {
+                                l.to_string()
+                            }
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Case {
+                file: s("file"),
+                section: s("section"),
+                expect_pass: s("expect") == "pass",
+                rule: s("rule"),
+                level: s("alert"),
+                decoder: s("decoder"),
+                lines,
+            }
+        })
+        .collect()
+}
+
+/// Run the cases of one corpus; returns (passed, total, failure descriptions).
+pub fn run(
+    ruleset_root: PathBuf,
+    cases_path: PathBuf,
+    case_insensitive_decoder: bool,
+    percent: bool,
+) -> (usize, usize, Vec<String>) {
+    let (ruleset, report) = load_ruleset(&[ruleset_root]).expect("ruleset loads");
+    println!("{}", report.describe().lines().next().unwrap_or(""));
+    let cases = read_cases(&cases_path, percent);
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    for case in &cases {
+        let mut session = ruleset.session();
+        let mut last = None;
+        for line in case.lines.iter().filter(|l| !l.is_empty()) {
+            last = Some(session.process(Input {
+                line,
+                location: "stdin",
+                agent: "000",
+                default_hostname: "picket",
+                time: Timestamp::now(),
+            }));
+        }
+        let (rule, level, decoder) = match &last {
+            Some(o) => (
+                o.rule
+                    .as_ref()
+                    .map(|r| r.id.to_string())
+                    .unwrap_or_default(),
+                o.rule
+                    .as_ref()
+                    .map(|r| r.level.to_string())
+                    .unwrap_or_default(),
+                o.decoder.clone().unwrap_or_default(),
+            ),
+            None => Default::default(),
+        };
+        let decoder_ok = if case_insensitive_decoder {
+            decoder.eq_ignore_ascii_case(&case.decoder)
+        } else {
+            decoder == case.decoder
+        };
+        let all = rule == case.rule && level == case.level && decoder_ok && !decoder.is_empty();
+        let ok = if case.expect_pass {
+            all
+        } else {
+            !all || case.rule.is_empty()
+        };
+        if ok {
+            passed += 1;
+        } else {
+            failures.push(format!(
+                "{} [{}] expect {} {}:{}:{} got {}:{}:{} | {}",
+                case.file,
+                case.section,
+                if case.expect_pass { "pass" } else { "fail" },
+                case.rule,
+                case.level,
+                case.decoder,
+                rule,
+                level,
+                decoder,
+                case.lines
+                    .last()
+                    .map(|l| l.chars().take(160).collect::<String>())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    (passed, cases.len(), failures)
+}
+
+fn report(name: &str, passed: usize, total: usize, failures: &[String], baseline: usize) {
+    println!(
+        "{name}: {passed} passed, {} failed of {total} cases",
+        total - passed
+    );
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-failures.txt"));
+    let _ = std::fs::write(&out, failures.join("\n"));
+    for f in failures.iter().take(15) {
+        println!("  FAIL {f}");
+    }
+    println!("  (all failures in {})", out.display());
+    assert!(
+        passed >= baseline,
+        "{name}: {passed} passed, below the landed baseline of {baseline}"
+    );
+}
+
+#[test]
+fn ossec_rule_tests() {
+    let Some(root) = corpus_root() else { return };
+    let (passed, total, failures) = run(
+        root.join("hids/ossec"),
+        root.join("hids/ossec/cases.jsonl"),
+        true,
+        true,
+    );
+    report("ossec", passed, total, &failures, OSSEC_BASELINE);
+}
+
+#[test]
+fn wazuh_rule_tests() {
+    let Some(root) = corpus_root() else { return };
+    let (passed, total, failures) = run(
+        root.join("hids/wazuh/as-tested"),
+        root.join("hids/wazuh/cases.jsonl"),
+        false,
+        false,
+    );
+    report("wazuh", passed, total, &failures, WAZUH_BASELINE);
+}
