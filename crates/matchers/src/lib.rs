@@ -9,6 +9,7 @@
 //!   and its single-pass, lazy, non-backtracking walk (see the `os_regex` module docs).
 //! - [`Dialect::Pcre2`]: Wazuh's `type="pcre2"`, run by the `regex` crate when it reads the
 //!   pattern the same way, by PCRE2 otherwise.
+//! - [`Dialect::OssecPcre2`]: OSSEC's `*_pcre2` elements, PCRE2 with `PCRE2_CASELESS`.
 //! - [`Dialect::Exact`]: Wazuh's `type="string"`, whole-text case-sensitive equality.
 //!
 //! The crate is sans-IO: it compiles strings and matches byte slices. Like OSSEC's C strings,
@@ -42,6 +43,10 @@ pub enum Dialect {
     OsRegex,
     /// Perl-compatible regex, as Wazuh's `type="pcre2"` compiles it (no flags).
     Pcre2,
+    /// Perl-compatible regex as OSSEC compiles its `*_pcre2` elements (`<pcre2>`,
+    /// `<prematch_pcre2>`, `<id_pcre2>`...): case-insensitive, empty pattern rejected, groups
+    /// that did not take part left out.
+    OssecPcre2,
     /// Wazuh's `type="string"`: the text must equal the pattern exactly, case included.
     Exact,
 }
@@ -59,12 +64,13 @@ impl Dialect {
         }
     }
 
-    /// The Wazuh `type=` name of this dialect.
+    /// The Wazuh `type=` name of this dialect (`ossec-pcre2` for OSSEC's, which has none).
     pub fn wazuh_name(self) -> &'static str {
         match self {
             Dialect::OsMatch => "osmatch",
             Dialect::OsRegex => "osregex",
             Dialect::Pcre2 => "pcre2",
+            Dialect::OssecPcre2 => "ossec-pcre2",
             Dialect::Exact => "string",
         }
     }
@@ -116,6 +122,9 @@ pub enum PatternError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// OSSEC pcre2: the pattern is empty, which OSSEC refuses.
+    #[error("empty pattern")]
+    Empty,
     /// pcre2: PCRE2 rejected the pattern.
     #[error("pcre2: {message}")]
     Pcre2 {
@@ -130,7 +139,7 @@ impl PatternError {
     /// The 1-based column the error points at, when there is one.
     pub fn column(&self) -> Option<usize> {
         match self {
-            PatternError::TooLong { .. } => None,
+            PatternError::TooLong { .. } | PatternError::Empty => None,
             PatternError::NulByte { column }
             | PatternError::UnknownEscape { column, .. }
             | PatternError::TrailingBackslash { column }
@@ -208,7 +217,10 @@ impl Pattern {
         let compiled = match dialect {
             Dialect::OsMatch => Compiled::OsMatch(os_match::OsMatch::compile(pattern)),
             Dialect::OsRegex => Compiled::OsRegex(os_regex::OsRegex::compile(pattern)?),
-            Dialect::Pcre2 => Compiled::Pcre(pcre::Pcre::compile(pattern)?),
+            Dialect::Pcre2 => Compiled::Pcre(pcre::Pcre::compile(pattern, pcre::Flavor::Wazuh)?),
+            Dialect::OssecPcre2 => {
+                Compiled::Pcre(pcre::Pcre::compile(pattern, pcre::Flavor::Ossec)?)
+            }
             Dialect::Exact => Compiled::Exact(pattern.as_bytes().into()),
         };
         Ok(Pattern {
@@ -328,10 +340,14 @@ impl Pattern {
         }
     }
 
-    /// Whether matching ignores (ASCII) case: true for os_match and os_regex, false for pcre2
-    /// (Wazuh passes no flags; an inline `(?i)` is not reflected here) and exact.
+    /// Whether matching ignores (ASCII) case: true for os_match, os_regex and OSSEC pcre2,
+    /// false for Wazuh pcre2 (it passes no flags; an inline `(?i)` is not reflected here) and
+    /// exact.
     pub fn is_case_insensitive(&self) -> bool {
-        matches!(self.dialect, Dialect::OsMatch | Dialect::OsRegex)
+        matches!(
+            self.dialect,
+            Dialect::OsMatch | Dialect::OsRegex | Dialect::OssecPcre2
+        )
     }
 
     /// For pcre2 patterns: whether PCRE2 itself runs it (rather than the `regex` crate).

@@ -12,70 +12,145 @@
 //! does. A pathological pattern can still cost up to that limit per event; that is the
 //! residual risk of accepting `pcre2` rules.
 
+//! OSSEC's own `*_pcre2` elements (`<pcre2>`, `<prematch_pcre2>`, `<id_pcre2>`...) are the
+//! [`Flavor::Ossec`] variant: compiled with `PCRE2_CASELESS`, an empty pattern is an error,
+//! groups that did not take part are left out of the captures, and an anchored pattern made
+//! only of plain characters is compared as a string (so its `$` does not accept a final
+//! newline), as OSSEC does.
+
 use crate::{Found, PatternError};
 use regex_syntax::hir::literal::Extractor;
 
+/// Whose PCRE2 conventions a pattern follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// Wazuh `type="pcre2"`: no compile options.
+    Wazuh,
+    /// OSSEC `*_pcre2` elements: caseless, with OSSEC's string shortcut.
+    Ossec,
+}
+
 #[derive(Clone, Debug)]
-pub(crate) enum Pcre {
+pub(crate) struct Pcre {
+    flavor: Flavor,
+    engine: Engine,
+}
+
+#[derive(Clone, Debug)]
+enum Engine {
     Fast(regex::bytes::Regex),
     Full(pcre2::bytes::Regex),
+    /// OSSEC's shortcut for `^literal`, `literal$` and `^literal$`.
+    Literal {
+        literal: Box<[u8]>,
+        at_start: bool,
+        at_end: bool,
+    },
 }
 
 impl Pcre {
-    pub(crate) fn compile(pattern: &str) -> Result<Pcre, PatternError> {
+    pub(crate) fn compile(pattern: &str, flavor: Flavor) -> Result<Pcre, PatternError> {
+        let caseless = flavor == Flavor::Ossec;
+        if caseless {
+            if pattern.is_empty() {
+                return Err(PatternError::Empty);
+            }
+            if let Some(engine) = ossec_literal_shortcut(pattern) {
+                return Ok(Pcre { flavor, engine });
+            }
+        }
         if rust_regex_reads_it_the_same(pattern) {
             if let Ok(re) = regex::bytes::RegexBuilder::new(pattern)
                 .unicode(false)
+                .case_insensitive(caseless)
                 .size_limit(1 << 20)
                 .build()
             {
-                return Ok(Pcre::Fast(re));
+                return Ok(Pcre {
+                    flavor,
+                    engine: Engine::Fast(re),
+                });
             }
         }
         pcre2::bytes::RegexBuilder::new()
             .utf(false)
-            .caseless(false)
+            .caseless(caseless)
             .jit_if_available(true)
             .build(pattern)
-            .map(Pcre::Full)
+            .map(|re| Pcre {
+                flavor,
+                engine: Engine::Full(re),
+            })
             .map_err(|e| PatternError::Pcre2 {
                 column: e.offset().map(|o| o + 1),
                 message: e.to_string(),
             })
     }
 
+    pub(crate) fn is_case_insensitive(&self) -> bool {
+        self.flavor == Flavor::Ossec
+    }
+
     pub(crate) fn is_match(&self, text: &[u8]) -> bool {
-        match self {
-            Pcre::Fast(re) => re.is_match(text),
-            // An error here is a resource limit; Wazuh treats it as no match.
-            Pcre::Full(re) => re.is_match(text).unwrap_or(false),
+        match &self.engine {
+            Engine::Fast(re) => re.is_match(text),
+            // An error here is a resource limit; Wazuh and OSSEC treat it as no match.
+            Engine::Full(re) => re.is_match(text).unwrap_or(false),
+            Engine::Literal { .. } => self.literal_span(text).is_some(),
+        }
+    }
+
+    fn literal_span(&self, text: &[u8]) -> Option<(usize, usize)> {
+        let Engine::Literal {
+            literal,
+            at_start,
+            at_end,
+        } = &self.engine
+        else {
+            return None;
+        };
+        let n = literal.len();
+        if text.len() < n {
+            return None;
+        }
+        match (at_start, at_end) {
+            (true, true) => text.eq_ignore_ascii_case(literal).then_some((0, n)),
+            (true, false) => text[..n].eq_ignore_ascii_case(literal).then_some((0, n)),
+            _ => text[text.len() - n..]
+                .eq_ignore_ascii_case(literal)
+                .then(|| (text.len() - n, text.len())),
         }
     }
 
     /// Group spans (the ones PCRE2 reports, up to the highest group that took part; a group
     /// in between that did not take part is empty), match start and match end.
     pub(crate) fn captures(&self, text: &[u8]) -> Option<Found> {
-        match self {
-            Pcre::Fast(re) => {
+        let ossec = self.flavor == Flavor::Ossec;
+        match &self.engine {
+            Engine::Literal { .. } => {
+                let (start, end) = self.literal_span(text)?;
+                Some(Found {
+                    groups: Vec::new(),
+                    start,
+                    end,
+                })
+            }
+            Engine::Fast(re) => {
                 let caps = re.captures(text)?;
                 let whole = caps.get(0)?;
-                let last_set = (1..caps.len()).rev().find(|&i| caps.get(i).is_some());
-                let groups = (1..=last_set.unwrap_or(0))
-                    .map(|i| caps.get(i).map_or((0, 0), |m| (m.start(), m.end())))
-                    .collect();
+                let spans = (1..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end())));
+                let groups = group_list(spans, ossec);
                 Some(Found {
                     groups,
                     start: whole.start(),
                     end: whole.end(),
                 })
             }
-            Pcre::Full(re) => {
+            Engine::Full(re) => {
                 let caps = re.captures(text).ok()??;
                 let whole = caps.get(0)?;
-                let last_set = (1..caps.len()).rev().find(|&i| caps.get(i).is_some());
-                let groups = (1..=last_set.unwrap_or(0))
-                    .map(|i| caps.get(i).map_or((0, 0), |m| (m.start(), m.end())))
-                    .collect();
+                let spans = (1..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end())));
+                let groups = group_list(spans, ossec);
                 Some(Found {
                     groups,
                     start: whole.start(),
@@ -86,21 +161,29 @@ impl Pcre {
     }
 
     pub(crate) fn group_count(&self) -> usize {
-        match self {
-            Pcre::Fast(re) => re.captures_len().saturating_sub(1),
-            Pcre::Full(re) => re.captures_len().saturating_sub(1),
+        match &self.engine {
+            Engine::Fast(re) => re.captures_len().saturating_sub(1),
+            Engine::Full(re) => re.captures_len().saturating_sub(1),
+            Engine::Literal { .. } => 0,
         }
     }
 
     pub(crate) fn uses_pcre2(&self) -> bool {
-        matches!(self, Pcre::Full(_))
+        matches!(self.engine, Engine::Full(_))
     }
 
     /// Literals one of which starts every match, from the `regex` crate's analysis. Only for
     /// patterns the `regex` crate parsed; case-sensitive.
     pub(crate) fn required_literals(&self) -> Option<Vec<String>> {
-        let Pcre::Fast(re) = self else {
-            return None;
+        let re = match &self.engine {
+            Engine::Fast(re) => re,
+            Engine::Literal { literal, .. } => {
+                if literal.is_empty() {
+                    return None;
+                }
+                return Some(vec![String::from_utf8(literal.to_ascii_lowercase()).ok()?]);
+            }
+            Engine::Full(_) => return None,
         };
         let hir = regex_syntax::ParserBuilder::new()
             .unicode(false)
@@ -108,7 +191,11 @@ impl Pcre {
             .build()
             .parse(re.as_str())
             .ok()?;
-        let seq = Extractor::new().extract(&hir);
+        let mut seq = Extractor::new().extract(&hir);
+        if self.is_case_insensitive() {
+            // Case variants collapse once lower-cased; the caller searches ignoring case.
+            seq.make_inexact();
+        }
         let lits = seq.literals()?;
         if lits.is_empty() || lits.len() > 64 {
             return None;
@@ -118,12 +205,63 @@ impl Pcre {
             if l.as_bytes().is_empty() {
                 return None;
             }
-            out.push(String::from_utf8(l.as_bytes().to_vec()).ok()?);
+            let bytes = if self.is_case_insensitive() {
+                l.as_bytes().to_ascii_lowercase()
+            } else {
+                l.as_bytes().to_vec()
+            };
+            out.push(String::from_utf8(bytes).ok()?);
         }
         out.sort();
         out.dedup();
         Some(out)
     }
+}
+
+/// Groups as Wazuh (every group up to the last that took part, an absent one as empty) or
+/// OSSEC (only the groups that took part, at most 64) report them.
+fn group_list(
+    spans: impl Iterator<Item = Option<(usize, usize)>>,
+    ossec: bool,
+) -> Vec<(usize, usize)> {
+    if ossec {
+        return spans.flatten().take(64).collect();
+    }
+    let all: Vec<Option<(usize, usize)>> = spans.collect();
+    let last_set = all.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
+    all[..last_set]
+        .iter()
+        .map(|s| s.unwrap_or((0, 0)))
+        .collect()
+}
+
+/// OSSEC compares `^lit`, `lit$` and `^lit$` as strings when `lit` has only characters from
+/// a fixed set with no regex meaning; an unanchored literal still goes to PCRE2.
+fn ossec_literal_shortcut(pattern: &str) -> Option<Engine> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b" !\"#%&',/:;<=>@_`~-".contains(b);
+    let b = pattern.as_bytes();
+    let body = b.strip_prefix(b"^").unwrap_or(b);
+    let body = body.strip_suffix(b"$").unwrap_or(body);
+    if !body.iter().all(plain) {
+        return None;
+    }
+    let at_start = b.first() == Some(&b'^');
+    let at_end = b.last() == Some(&b'$') && !(b.len() == 1 && at_start);
+    if !at_start && !at_end {
+        return None;
+    }
+    let mut literal = b;
+    if at_start {
+        literal = &literal[1..];
+    }
+    if at_end {
+        literal = &literal[..literal.len().saturating_sub(1)];
+    }
+    Some(Engine::Literal {
+        literal: literal.into(),
+        at_start,
+        at_end,
+    })
 }
 
 /// Whether the `regex` crate, with Unicode off, gives this pattern the same meaning PCRE2
@@ -176,7 +314,9 @@ mod tests {
 
     #[test]
     fn simple_patterns_use_the_regex_crate() {
-        assert!(!Pcre::compile(r"^user=(\w+) ok").unwrap().uses_pcre2());
+        assert!(!Pcre::compile(r"^user=(\w+) ok", Flavor::Wazuh)
+            .unwrap()
+            .uses_pcre2());
     }
 
     #[test]
@@ -189,27 +329,29 @@ mod tests {
             r"x{,3}",
             r"\<tag",
         ] {
-            assert!(Pcre::compile(p).unwrap().uses_pcre2(), "{p}");
+            assert!(Pcre::compile(p, Flavor::Wazuh).unwrap().uses_pcre2(), "{p}");
         }
     }
 
     #[test]
     fn dollar_matches_before_a_final_newline_like_pcre2() {
-        let p = Pcre::compile("abc$").unwrap();
+        let p = Pcre::compile("abc$", Flavor::Wazuh).unwrap();
         assert!(p.is_match(b"xabc\n"));
         assert!(!p.is_match(b"abc\nx"));
     }
 
     #[test]
     fn case_sensitive_by_default() {
-        let p = Pcre::compile("Failed").unwrap();
+        let p = Pcre::compile("Failed", Flavor::Wazuh).unwrap();
         assert!(!p.is_match(b"failed"));
-        assert!(Pcre::compile("(?i)Failed").unwrap().is_match(b"failed"));
+        assert!(Pcre::compile("(?i)Failed", Flavor::Wazuh)
+            .unwrap()
+            .is_match(b"failed"));
     }
 
     #[test]
     fn captures_report_groups_and_span() {
-        let p = Pcre::compile(r"user (\w+) from (\S+)").unwrap();
+        let p = Pcre::compile(r"user (\w+) from (\S+)", Flavor::Wazuh).unwrap();
         let f = p.captures(b"x user bob from 1.2.3.4 y").unwrap();
         let (g, s, e) = (f.groups, f.start, f.end);
         assert_eq!(g, vec![(7, 10), (16, 23)]);
