@@ -642,3 +642,75 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator, so failures reproduce.
+    struct XorShift(u64);
+    impl XorShift {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn literal_shortcut_agrees_with_the_walk() {
+        let pieces = [
+            "a", "b", "A", "ab", "\\(", "\\$", "\\t", "-", " ", "+", "*", "$", "^",
+        ];
+        let text_pieces = ["a", "b", "B", "(", "$", "\t", "-", " ", "+", "*", "ab", "^"];
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut compared = 0;
+        for _ in 0..4_000 {
+            let mut pattern = String::new();
+            for _ in 0..1 + rng.below(5) {
+                pattern.push_str(pieces[rng.below(pieces.len())]);
+            }
+            let Ok(re) = OsRegex::compile(&pattern) else {
+                continue;
+            };
+            let mut text = String::new();
+            for _ in 0..rng.below(10) {
+                text.push_str(text_pieces[rng.below(text_pieces.len())]);
+            }
+            for alt in &re.alternatives {
+                if let Some(lit) = &alt.literal {
+                    compared += 1;
+                    assert_eq!(
+                        alt.run_literal(lit, text.as_bytes()),
+                        exec(alt, text.as_bytes(), None),
+                        "pattern {pattern:?} text {text:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            compared > 1_000,
+            "only {compared} literal alternatives compared"
+        );
+    }
+
+    #[test]
+    fn trailing_run_does_not_move_the_reported_end() {
+        let re = OsRegex::compile(r"\w+").expect("valid");
+        assert_eq!(re.find_end(b"abc"), Some(1));
+        let re = OsRegex::compile(r"^(\S+) \S+ (\S+)").expect("valid");
+        let found = re.captures(b"host1 sshd root rest").expect("matches");
+        assert_eq!(found.groups, vec![(0, 5), (11, 15)]);
+        assert_eq!(found.end, 12);
+    }
+
+    #[test]
+    fn substring_mode_can_differ_from_plain_matching() {
+        // Only with groups does OSSEC skip trailing `\x*` elements before its final check.
+        // (Found by comparing both of OSSEC's modes on generated patterns; it is rare.)
+        let re = OsRegex::compile(r"(\d*\s+\w*)").expect("valid");
+        assert_eq!(re.find_end(b"1"), None);
+        assert_eq!(re.captures(b"1").map(|f| f.end), Some(1));
+    }
+}

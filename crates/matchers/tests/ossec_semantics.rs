@@ -107,13 +107,13 @@ const MATCH_END_CASES: &[(&str, &str, Option<usize>)] = &[
     (r#"^\w+"#, "abc def", Some(4)),
     ("abc", "xxabcxx", Some(5)),
     ("abc$", "xxabcabc", Some(8)),
-    // `+` after a literal is itself literal.
     ("^abc$", "abc", Some(3)),
+    // `+` after a literal is itself literal.
     ("a+", "a+", Some(2)),
     ("a+", "aaa", None),
     (r#"\d+\."#, "12.", Some(2)),
-    // A leading empty `*` run reports an end before the text, which the decoder reads as 0.
     (r#"\.*"#, "", Some(0)),
+    // A leading empty `*` run reports an end before the text, which the decoder reads as 0.
     (r#"\d*"#, "abc", Some(0)),
     (r#"^Failed \S+ "#, "Failed password for root", Some(16)),
     (
@@ -145,11 +145,11 @@ const MATCH_END_CASES: &[(&str, &str, Option<usize>)] = &[
     (r#"\d+a"#, "12b12a", Some(6)),
     (r#"^\d+$"#, "123", Some(1)),
     (r#"^\d+$"#, "123a", None),
-    // Case never matters.
     (r#"x\d+y|ab"#, "q ab", Some(4)),
+    // Case never matters.
     ("FAILED", "failed", Some(6)),
-    // `\s` is the space character only; `\p` does not include `/`; `\w` includes `-`.
     ("Failed", "FAILED", Some(6)),
+    // `\s` is the space character only; `\p` does not include `/`; `\w` includes `-`.
     (r#"\s"#, "a\tb", None),
     (r#"\t"#, "a\tb", Some(2)),
     (r#"\p"#, "a/b", None),
