@@ -13,7 +13,7 @@ fn main() {
     });
     println!("{o:#?}");
     if args.len() > 3 {
-        let want: u32 = args[3].parse().unwrap();
+        let want: u32 = args[3].parse().expect("rule id");
         for &root in &rs.rules.roots {
             for (pos, &c) in rs.rules.nodes[root].children.iter().enumerate() {
                 let r = &rs.rules.rules[rs.rules.nodes[c].rule];

@@ -2,6 +2,7 @@
 //! binary. Each subcommand lives in its own module under `cmd/`; this file only dispatches.
 
 mod cmd;
+mod ruleset;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
