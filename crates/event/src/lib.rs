@@ -95,7 +95,8 @@ impl Event {
             _ => Map::new(),
         };
         for (key, value) in &self.extra {
-            if !object.contains_key(key) {
+            if !ENVELOPE_KEYS.contains(&key.as_str()) && *key != self.event_type && key != "picket"
+            {
                 object.insert(key.clone(), value.clone());
             }
         }
@@ -108,11 +109,56 @@ impl Event {
         Value::Object(object)
     }
 
+    /// Write the same JSON as [`Event::to_eve`] straight to `out`, without building an
+    /// intermediate object: sinks that write many events a second use this.
+    pub fn write_eve<W: std::io::Write>(&self, mode: EveMode, out: &mut W) -> std::io::Result<()> {
+        let envelope = serde_json::to_vec(self).map_err(std::io::Error::other)?;
+        // The envelope always serialises as a non-empty object: it has `timestamp`.
+        let Some((b'}', head)) = envelope.split_last() else {
+            return Err(std::io::Error::other("event envelope is not a JSON object"));
+        };
+        out.write_all(head)?;
+        let field = |key: &str, value: &Value, out: &mut W| -> std::io::Result<()> {
+            out.write_all(b",")?;
+            serde_json::to_writer(&mut *out, key).map_err(std::io::Error::other)?;
+            out.write_all(b":")?;
+            serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
+        };
+        for (key, value) in &self.extra {
+            if !ENVELOPE_KEYS.contains(&key.as_str()) && *key != self.event_type && key != "picket"
+            {
+                field(key, value, out)?;
+            }
+        }
+        if !self.body.is_null() {
+            field(&self.event_type, &self.body, out)?;
+        }
+        if mode == EveMode::Extended && !self.picket.is_empty() {
+            out.write_all(b",\"picket\":")?;
+            serde_json::to_writer(&mut *out, &self.picket).map_err(std::io::Error::other)?;
+        }
+        out.write_all(b"}")
+    }
+
     /// One line of EVE JSON, without the trailing newline.
     pub fn to_eve_line(&self, mode: EveMode) -> String {
         self.to_eve(mode).to_string()
     }
 }
+
+/// Top-level names the envelope itself may write; `extra` never overrides them.
+const ENVELOPE_KEYS: &[&str] = &[
+    "timestamp",
+    "host",
+    "event_type",
+    "flow_id",
+    "community_id",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+];
 
 /// Severity of an alert, 1 (highest) to 4, as EVE's `alert.severity` counts it.
 pub type Severity = u8;
@@ -209,6 +255,31 @@ mod tests {
         let eve = event.to_eve(EveMode::Strict);
         assert_eq!(eve["app_proto"], "dns");
         assert_eq!(eve["event_type"], "flow");
+    }
+
+    #[test]
+    fn write_eve_matches_to_eve() {
+        let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "flow");
+        event.flow_id = Some(7);
+        event.endpoints.src_ip = Some("10.0.0.1".into());
+        event.body = serde_json::json!({"pkts_toserver": 1, "state": "new"});
+        event.extra.insert("app_proto".into(), Value::from("dns"));
+        event.extra.insert("src_ip".into(), Value::from("forged"));
+        event.picket.insert("history".into(), Value::from("ShAD"));
+        for mode in [EveMode::Strict, EveMode::Extended] {
+            let mut line = Vec::new();
+            event.write_eve(mode, &mut line).expect("write");
+            let parsed: Value = serde_json::from_slice(&line).expect("valid JSON");
+            assert_eq!(parsed, event.to_eve(mode), "{mode:?}");
+        }
+        // An event with nothing but its envelope.
+        let bare = Event::new(Timestamp::from_micros(0), "stats");
+        let mut line = Vec::new();
+        bare.write_eve(EveMode::Strict, &mut line).expect("write");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&line).ok(),
+            Some(bare.to_eve(EveMode::Strict))
+        );
     }
 
     #[test]
