@@ -413,11 +413,16 @@ impl FlowTable {
         Some(flow)
     }
 
-    /// Remove flows idle past their timeout at packet time `now`.
-    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<(Flow, EndReason)>) {
+    /// Remove flows idle past their timeout at packet time `now`, at most `max` of them.
+    /// Returns `true` if the sweep stopped at `max` and more may be due.
+    pub fn expire(&mut self, now: Timestamp, out: &mut Vec<(Flow, EndReason)>, max: usize) -> bool {
         let min = self.config.timeouts.min();
         let mut cursor = self.head;
+        let mut removed = 0;
         while cursor != NIL {
+            if removed >= max {
+                return true;
+            }
             let next = self.slots[cursor].next;
             let Some(flow) = self.slots[cursor].flow.as_ref() else {
                 break;
@@ -430,21 +435,27 @@ impl FlowTable {
             if idle >= flow.timeout(&self.config.timeouts) {
                 if let Some(flow) = self.remove(cursor) {
                     self.stats.timeouts += 1;
+                    removed += 1;
                     out.push((flow, EndReason::Timeout));
                 }
             }
             cursor = next;
         }
+        false
     }
 
-    /// Remove every flow, oldest first.
-    pub fn drain(&mut self, out: &mut Vec<(Flow, EndReason)>) {
-        while self.head != NIL {
+    /// Remove up to `max` flows, oldest first. Returns `true` while flows remain.
+    pub fn drain(&mut self, out: &mut Vec<(Flow, EndReason)>, max: usize) -> bool {
+        for _ in 0..max {
+            if self.head == NIL {
+                break;
+            }
             let head = self.head;
             if let Some(flow) = self.remove(head) {
                 out.push((flow, EndReason::Shutdown));
             }
         }
+        self.head != NIL
     }
 
     fn unlink(&mut self, i: usize) {
@@ -572,11 +583,11 @@ mod tests {
         let mut both_ways = flow(2, 0);
         both_ways.pkts = [1, 1];
         table.insert(both_ways, &mut out);
-        table.expire(Timestamp::from_secs(29), &mut out);
+        table.expire(Timestamp::from_secs(29), &mut out, usize::MAX);
         assert!(out.is_empty());
-        table.expire(Timestamp::from_secs(31), &mut out);
+        table.expire(Timestamp::from_secs(31), &mut out, usize::MAX);
         assert_eq!(out.len(), 1, "only the one-way UDP flow is past 30 s");
-        table.expire(Timestamp::from_secs(301), &mut out);
+        table.expire(Timestamp::from_secs(301), &mut out, usize::MAX);
         assert_eq!(out.len(), 2);
         assert!(table.is_empty());
     }

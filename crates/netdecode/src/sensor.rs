@@ -106,7 +106,11 @@ pub struct Sensor {
     notes: Vec<DecodeEvent>,
     ended: Vec<(Flow, EndReason)>,
     app_events: Vec<AppEvent>,
+    sweep_pending: bool,
 }
+
+/// Flows ended by one timeout sweep or one `finish` call.
+const SWEEP_BATCH: usize = 512;
 
 impl Sensor {
     pub fn new(config: SensorConfig) -> Self {
@@ -122,6 +126,7 @@ impl Sensor {
             notes: Vec::new(),
             ended: Vec::new(),
             app_events: Vec::new(),
+            sweep_pending: false,
         }
     }
 
@@ -168,17 +173,22 @@ impl Sensor {
         }
         self.notes.clear();
         self.decode_packet(link_type, ts, data, snapped, out);
-        if self.now.as_micros() - self.last_sweep.as_micros() >= 1_000_000 {
+        if self.sweep_pending || self.now.as_micros() - self.last_sweep.as_micros() >= 1_000_000 {
             self.last_sweep = self.now;
-            self.flows.expire(self.now, &mut self.ended);
+            // A bounded sweep keeps one packet from producing a flood of records at once
+            // (a SYN flood times out tens of thousands of flows together); the rest are
+            // swept on the next packets.
+            self.sweep_pending = self.flows.expire(self.now, &mut self.ended, SWEEP_BATCH);
         }
         self.emit_ended(out);
     }
 
-    /// The input ended: close every flow and write its record.
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
-        self.flows.drain(&mut self.ended);
+    /// The input ended: close every flow and write its record. Call until it returns
+    /// `false`, writing `out` in between, so memory stays bounded by the batch size.
+    pub fn finish(&mut self, out: &mut Vec<Event>) -> bool {
+        let more = self.flows.drain(&mut self.ended, SWEEP_BATCH);
         self.emit_ended(out);
+        more
     }
 
     fn decode_packet(
