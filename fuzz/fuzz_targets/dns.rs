@@ -14,4 +14,5 @@ fuzz_target!(|data: &[u8]| {
         Transport::Tcp
     };
     proto_drive::drive(&mut dns::DnsParser::new(transport), data);
+    proto_drive::check_chunking_invariance(&|| Box::new(dns::DnsParser::new(Transport::Tcp)), data);
 });

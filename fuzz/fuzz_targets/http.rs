@@ -16,5 +16,6 @@ fuzz_target!(|data: &[u8]| {
         log_headers: true,
         log_bodies: true,
     };
-    proto_drive::drive(&mut http::HttpParser::with_config(cfg), data);
+    proto_drive::drive(&mut http::HttpParser::with_config(cfg.clone()), data);
+    proto_drive::check_chunking_invariance(&|| Box::new(http::HttpParser::with_config(cfg.clone())), data);
 });

@@ -21,4 +21,5 @@ fuzz_target!(|data: &[u8]| {
         p.feed(Direction::ToClient, b"SSH-2.0-fuzz\r\n", &mut out);
     }
     proto_drive::drive(&mut p, data);
+    proto_drive::check_chunking_invariance(&|| Box::new(ssh::SshParser::new()), data);
 });

@@ -19,4 +19,5 @@ fuzz_target!(|data: &[u8]| {
     for ch in p.client_hellos() {
         let _ = tls::ja4(ch, 't');
     }
+    proto_drive::check_chunking_invariance(&|| Box::new(tls::TlsParser::new()), data);
 });
