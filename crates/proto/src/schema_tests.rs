@@ -58,7 +58,12 @@ fn sample_events() -> Vec<(&'static str, AppEvent)> {
         use crate::dns::tests::{response_with, QUERY, RESPONSE};
         let mut soa = vec![2, b'n', b's', 0xc0, 0x10, 1, b'h', 0xc0, 0x10];
         soa.extend_from_slice(&[0; 20]);
+        let mut with_opt = QUERY.to_vec();
+        with_opt[11] = 1;
+        with_opt.extend_from_slice(&[0, 0, 0x29, 4, 0xd0, 0, 0, 0, 0, 0, 6, 0, 10, 0, 2, 1, 2]);
         let steps = vec![
+            (Direction::ToServer, with_opt),
+            (Direction::ToClient, response_with(16, &[1, b'a', 1, b'b'])),
             (Direction::ToServer, QUERY.to_vec()),
             (Direction::ToClient, RESPONSE.to_vec()),
             (Direction::ToClient, response_with(6, &soa)),

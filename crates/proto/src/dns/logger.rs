@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::parser::{format_ipv6, rcode_name, rrtype_name, Message, Name, RData, Record};
 
-/// The `dns` object for one message.
-pub fn dns_body(msg: &Message) -> Value {
+/// The `dns` object for one message; `tx_id` numbers the messages of one flow from 0.
+pub fn dns_body(msg: &Message, tx_id: u64) -> Value {
     let h = &msg.header;
     let mut o = Map::new();
     o.insert("version".into(), json!(3));
@@ -15,6 +15,7 @@ pub fn dns_body(msg: &Message) -> Value {
         "type".into(),
         json!(if response { "response" } else { "request" }),
     );
+    o.insert("tx_id".into(), json!(tx_id));
     o.insert("id".into(), json!(h.id));
     o.insert("flags".into(), json!(format!("{:x}", h.flags)));
     for (bit, name) in [
@@ -30,9 +31,7 @@ pub fn dns_body(msg: &Message) -> Value {
         }
     }
     o.insert("opcode".into(), json!(h.opcode()));
-    if response {
-        o.insert("rcode".into(), json!(rcode_name(h.rcode())));
-    }
+    o.insert("rcode".into(), json!(rcode_name(h.rcode())));
     if !msg.questions.is_empty() {
         let qs: Vec<Value> = msg
             .questions
@@ -49,30 +48,40 @@ pub fn dns_body(msg: &Message) -> Value {
             .collect();
         o.insert("queries".into(), Value::Array(qs));
     }
-    if response {
-        let answers: Vec<Value> = msg.answers.iter().map(answer_entry).collect();
-        if !answers.is_empty() {
-            o.insert("answers".into(), Value::Array(answers));
-        }
-        let grouped = grouped(&msg.answers);
-        if !grouped.is_empty() {
-            o.insert("grouped".into(), Value::Object(grouped));
-        }
-        let auth: Vec<Value> = msg.authorities.iter().map(authority_entry).collect();
-        if !auth.is_empty() {
-            o.insert("authorities".into(), Value::Array(auth));
-        }
+    let answers: Vec<Value> = msg.answers.iter().flat_map(answer_entries).collect();
+    if !answers.is_empty() {
+        o.insert("answers".into(), Value::Array(answers));
+    }
+    let grouped = grouped(&msg.answers);
+    if !grouped.is_empty() {
+        o.insert("grouped".into(), Value::Object(grouped));
+    }
+    let auth: Vec<Value> = msg.authorities.iter().flat_map(authority_entries).collect();
+    if !auth.is_empty() {
+        o.insert("authorities".into(), Value::Array(auth));
+    }
+    // An OPT record without options says nothing worth a line.
+    let adds: Vec<Value> = msg
+        .additionals
+        .iter()
+        .filter(|r| !matches!(&r.rdata, RData::Opt(o) if o.is_empty()))
+        .flat_map(additional_entries)
+        .collect();
+    if !adds.is_empty() {
+        o.insert("additionals".into(), Value::Array(adds));
     }
     Value::Object(o)
 }
 
-fn rdata_string(r: &RData) -> Option<String> {
+/// The rdata strings of one record: one for most types, one per character-string for TXT.
+fn rdata_strings(r: &RData) -> Vec<String> {
     match r {
-        RData::A(a) => Some(format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])),
-        RData::Aaaa(a) => Some(format_ipv6(a)),
-        RData::Name(n) => Some(n.text.clone()),
-        RData::Txt(s) | RData::Svcb(s) | RData::Other(s) => Some(s.clone()),
-        RData::Soa(_) | RData::Srv(_) | RData::None => None,
+        RData::A(a) => vec![format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])],
+        RData::Aaaa(a) => vec![format_ipv6(a)],
+        RData::Name(n) => vec![n.text.clone()],
+        RData::Txt(v) => v.clone(),
+        RData::Svcb(s) | RData::Other(s) => vec![s.clone()],
+        RData::Soa(_) | RData::Srv(_) | RData::Opt(_) | RData::None => Vec::new(),
     }
 }
 
@@ -103,41 +112,64 @@ fn common(r: &Record, name: &Name) -> Map<String, Value> {
     e
 }
 
-fn answer_entry(r: &Record) -> Value {
-    // The answers schema has no `rrname_truncated`; the truncated name is still logged.
+/// Detailed entries for one record. TXT records give one entry per character-string, as
+/// Suricata 8 logs them. Each section gets only the fields the schema allows it.
+fn entries(r: &Record, section: Section) -> Vec<Value> {
     let mut e = common(r, &r.name);
-    match &r.rdata {
-        RData::Soa(s) => {
-            e.insert("soa".into(), soa_json(s));
-        }
-        RData::Srv(s) => {
-            e.insert("srv".into(), srv_json(s));
-        }
-        other => {
-            if let Some(s) = rdata_string(other) {
-                e.insert("rdata".into(), json!(s));
-            }
-        }
-    }
-    Value::Object(e)
-}
-
-fn authority_entry(r: &Record) -> Value {
-    let mut e = common(r, &r.name);
-    if r.name.truncated {
+    if r.name.truncated && section != Section::Answer {
         e.insert("rrname_truncated".into(), json!(true));
     }
-    match &r.rdata {
-        RData::Soa(s) => {
+    match (&r.rdata, section) {
+        (RData::Soa(s), Section::Answer | Section::Authority) => {
             e.insert("soa".into(), soa_json(s));
         }
-        other => {
-            if let Some(s) = rdata_string(other) {
+        (RData::Srv(s), Section::Answer) => {
+            e.insert("srv".into(), srv_json(s));
+        }
+        (RData::Opt(opts), Section::Additional) if !opts.is_empty() => {
+            let list: Vec<Value> = opts
+                .iter()
+                .map(|(code, data)| json!({"code": code, "data": crate::parse::hex(data)}))
+                .collect();
+            e.insert("opt".into(), Value::Array(list));
+        }
+        (RData::Txt(v), _) if !v.is_empty() => {
+            return v
+                .iter()
+                .map(|s| {
+                    let mut x = e.clone();
+                    x.insert("rdata".into(), json!(s));
+                    Value::Object(x)
+                })
+                .collect();
+        }
+        (other, _) => {
+            if let Some(s) = rdata_strings(other).into_iter().next() {
                 e.insert("rdata".into(), json!(s));
             }
         }
     }
-    Value::Object(e)
+    vec![Value::Object(e)]
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Answer,
+    Authority,
+    Additional,
+}
+
+fn answer_entries(r: &Record) -> Vec<Value> {
+    // The answers schema has no `rrname_truncated`; the truncated name is still logged.
+    entries(r, Section::Answer)
+}
+
+fn authority_entries(r: &Record) -> Vec<Value> {
+    entries(r, Section::Authority)
+}
+
+fn additional_entries(r: &Record) -> Vec<Value> {
+    entries(r, Section::Additional)
 }
 
 fn grouped(answers: &[Record]) -> Map<String, Value> {
@@ -148,10 +180,14 @@ fn grouped(answers: &[Record]) -> Map<String, Value> {
             (RData::Soa(s), "SOA") => soa_json(s),
             (RData::Srv(s), "SRV") => srv_json(s),
             (d, "A" | "AAAA" | "CNAME" | "MX" | "NS" | "NULL" | "PTR" | "TXT") => {
-                match rdata_string(d) {
-                    Some(s) => json!(s),
-                    None => continue,
+                let strings = rdata_strings(d);
+                if strings.is_empty() {
+                    continue;
                 }
+                if let Value::Array(a) = g.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                    a.extend(strings.into_iter().map(Value::String));
+                }
+                continue;
             }
             _ => continue,
         };

@@ -75,7 +75,10 @@ pub enum RData {
     Aaaa([u8; 16]),
     /// CNAME, NS, PTR, and the exchange of MX (EVE drops the preference).
     Name(Name),
-    Txt(String),
+    /// One string per TXT character-string (EVE logs each as its own answer entry).
+    Txt(Vec<String>),
+    /// EDNS(0) options: (code, data).
+    Opt(Vec<(u16, Vec<u8>)>),
     Soa(Soa),
     Srv(Srv),
     /// HTTPS / SVCB in presentation-like form: priority, target, then key=value parameters.
@@ -208,13 +211,16 @@ fn parse_rdata(msg: &[u8], start: usize, rd: &[u8], rrtype: u16) -> Result<RData
         }
         16 => {
             let mut c = Cursor::new(rd);
-            let mut text = Vec::new();
+            let mut strings = Vec::new();
+            let mut kept = 0;
             while !c.is_empty() {
                 let s = c.vec8().map_err(|e| e.within("dns TXT rdata"))?;
-                let room = MAX_RDATA_RENDER.saturating_sub(text.len());
-                text.extend_from_slice(&s[..s.len().min(room)]);
+                if kept < MAX_RDATA_RENDER {
+                    kept += s.len();
+                    strings.push(escape_bytes(s));
+                }
             }
-            RData::Txt(escape_bytes(&text))
+            RData::Txt(strings)
         }
         6 => {
             let mut c = at(0).map_err(|e| e.within("dns rdata"))?;
@@ -245,7 +251,19 @@ fn parse_rdata(msg: &[u8], start: usize, rd: &[u8], rrtype: u16) -> Result<RData
             })
         }
         64 | 65 => RData::Svcb(render_svcb(rd)?),
-        41 => RData::None,
+        41 => {
+            let mut c = Cursor::new(rd);
+            let mut opts = Vec::new();
+            while !c.is_empty() {
+                let e = |e: ParseError| e.within("dns OPT rdata");
+                let code = c.u16().map_err(e)?;
+                let data = c.vec16().map_err(e)?;
+                if opts.len() < MAX_RECORDS_PER_SECTION {
+                    opts.push((code, data[..data.len().min(MAX_RDATA_RENDER)].to_vec()));
+                }
+            }
+            RData::Opt(opts)
+        }
         _ => RData::Other(escape_bytes(&rd[..rd.len().min(MAX_RDATA_RENDER)])),
     })
 }

@@ -56,11 +56,11 @@ impl DnsParser {
     fn message(&mut self, msg: &[u8], out: &mut Vec<AppEvent>) -> bool {
         match parse_message(msg) {
             Ok(m) => {
-                self.stats.messages += 1;
                 out.push(AppEvent {
                     event_type: "dns",
-                    body: dns_body(&m),
+                    body: dns_body(&m, self.stats.messages),
                 });
+                self.stats.messages += 1;
                 true
             }
             Err(_) => {

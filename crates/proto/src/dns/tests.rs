@@ -58,8 +58,9 @@ fn query_logs_as_eve_v3_request() {
     assert_eq!(ev[0].event_type, "dns");
     assert_eq!(
         ev[0].body,
-        json!({"version": 3, "type": "request", "id": 0x1234, "flags": "100", "rd": true,
-               "opcode": 0, "queries": [{"rrname": "www.example.com", "rrtype": "A"}]})
+        json!({"version": 3, "type": "request", "tx_id": 0, "id": 0x1234, "flags": "100",
+               "rd": true, "opcode": 0, "rcode": "NOERROR",
+               "queries": [{"rrname": "www.example.com", "rrtype": "A"}]})
     );
 }
 
@@ -69,7 +70,7 @@ fn response_follows_compression_and_groups_answers() {
     let ev = feed_all(&mut p, Direction::ToClient, RESPONSE);
     assert_eq!(
         ev[0].body,
-        json!({"version": 3, "type": "response", "id": 0x1234, "flags": "8180", "qr": true,
+        json!({"version": 3, "type": "response", "tx_id": 0, "id": 0x1234, "flags": "8180", "qr": true,
                "rd": true, "ra": true, "opcode": 0, "rcode": "NOERROR",
                "queries": [{"rrname": "www.example.com", "rrtype": "A"}],
                "answers": [
@@ -114,7 +115,7 @@ fn rdata_types_render_as_suricata_prints_them() {
         (
             16,
             vec![5, b'v', b'=', b's', b'p', b'f', 2, b' ', b'x'],
-            json!({"rdata": "v=spf x"}),
+            json!({"rdata": "v=spf"}),
         ),
         (12, vec![0xc0, 0x0c], json!({"rdata": "www.example.com"})),
         (10, vec![0x00, 0x41], json!({"rdata": "\\x00A"})),
@@ -136,7 +137,7 @@ fn rdata_types_render_as_suricata_prints_them() {
     for (t, rd, want) in cases {
         let msg = response_with(t, &rd);
         let m = parse_message(&msg).expect("parses");
-        let body = dns_body(&m);
+        let body = dns_body(&m, 0);
         let ans = &body["answers"][0];
         for (k, v) in want.as_object().expect("object") {
             assert_eq!(&ans[k], v, "type {t}");
@@ -155,7 +156,7 @@ fn soa_goes_to_soa_object_in_answers_and_authorities() {
         rd.extend_from_slice(&v.to_be_bytes());
     }
     let msg = response_with(6, &rd);
-    let body = dns_body(&parse_message(&msg).expect("parses"));
+    let body = dns_body(&parse_message(&msg).expect("parses"), 0);
     assert_eq!(
         body["answers"][0]["soa"],
         json!({"mname": "ns.example.com", "rname": "hostmaster.example.com", "serial": 2024,
@@ -255,4 +256,34 @@ fn detect_by_content_and_by_port() {
         b"hello there!!",
     );
     assert!(d.is_none());
+}
+
+#[test]
+fn txt_strings_become_separate_answers_and_grouped_items() {
+    let msg = response_with(16, &[3, b'o', b'n', b'e', 3, b't', b'w', b'o']);
+    let body = dns_body(&parse_message(&msg).expect("parses"), 7);
+    assert_eq!(body["tx_id"], 7);
+    assert_eq!(body["answers"][0]["rdata"], "one");
+    assert_eq!(body["answers"][1]["rdata"], "two");
+    assert_eq!(body["grouped"]["TXT"], json!(["one", "two"]));
+}
+
+#[test]
+fn edns_options_are_logged_and_empty_opt_is_not() {
+    // QUERY plus one additional: root OPT, udp size 1232, one option (code 10, 2 bytes).
+    let mut m = QUERY.to_vec();
+    m[11] = 1; // arcount
+    m.extend_from_slice(&[0x00, 0x00, 0x29, 0x04, 0xd0, 0, 0, 0, 0, 0x00, 0x06]);
+    m.extend_from_slice(&[0x00, 0x0a, 0x00, 0x02, 0xbe, 0xef]);
+    let body = dns_body(&parse_message(&m).expect("parses"), 0);
+    assert_eq!(
+        body["additionals"],
+        json!([{"rrname": "<root>", "rrtype": "OPT", "ttl": 0,
+                "opt": [{"code": 10, "data": "beef"}]}])
+    );
+    let mut m = QUERY.to_vec();
+    m[11] = 1;
+    m.extend_from_slice(&[0x00, 0x00, 0x29, 0x04, 0xd0, 0, 0, 0, 0, 0x00, 0x00]);
+    let body = dns_body(&parse_message(&m).expect("parses"), 0);
+    assert!(body.get("additionals").is_none());
 }
