@@ -10,6 +10,23 @@
 //! `state` (the per-flow [`AppParser`], with every buffer capped), `logger` (state to the EVE
 //! body Suricata 8 would write), and unit tests with real bytes. [`detect`] picks a parser for a
 //! new flow from its first payload, falling back to well-known ports.
+//!
+//! # Where output knowingly differs from Suricata 8
+//! - JA4 follows the spec text (`JA4.md`) where FoxIO's code differs: non-alphanumeric ALPN
+//!   bytes print as hex first/last characters (`bd`, not `99`), and a hello whose only
+//!   extensions are SNI/ALPN gets `000000000000` as its extension hash (Suricata 7 hashes `_`).
+//! - IP addresses in `tls.subjectaltname` print dotted (or expanded IPv6); Suricata prints the
+//!   raw byte list.
+//! - DNS HTTPS/SVCB answers carry an `rdata` in presentation-like form (`1 . alpn=h2,h3`);
+//!   Suricata logs no rdata for them.
+//! - JA4S is only available with the `ja4plus` feature (FoxIO licence 1.1) and is never logged
+//!   in EVE, whose schema has no field for it.
+//!
+//! # Limits
+//! Every per-flow buffer has a cap, and each parser's `stats` counts when one was hit: DNS
+//! (records per section, name jumps, one TCP frame), TLS (record and handshake sizes, two
+//! ClientHellos, the leaf certificate), HTTP ([`http::HttpConfig`]), SSH (line length, lines
+//! before the banner, packet size).
 
 use serde_json::Value;
 

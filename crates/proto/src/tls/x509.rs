@@ -197,7 +197,8 @@ fn san_list(ext_value: &[u8]) -> Result<Vec<String>, ParseError> {
         let (t, c, rest) = tlv(seq)?;
         seq = rest;
         match t {
-            0x82 => out.push(escape_bytes(c)),
+            // dNSName and uniformResourceIdentifier, as Suricata lists them.
+            0x82 | 0x86 => out.push(escape_bytes(c)),
             0x87 if c.len() == 4 => out.push(format!("{}.{}.{}.{}", c[0], c[1], c[2], c[3])),
             0x87 if c.len() == 16 => out.push(crate::dns::parser::format_ipv6(c)),
             _ => {}
