@@ -95,6 +95,9 @@ pub struct Stream {
     /// Bytes delivered or skipped as gaps.
     delivered: u64,
     depth_reached: bool,
+    /// Offset just past the data, once this direction sent its FIN (which takes one
+    /// sequence number that carries no byte).
+    fin_at: Option<u64>,
     /// Keep segment bytes (a parser is or may be attached).
     pub keep_data: bool,
     /// Bytes lost in gaps in this direction.
@@ -119,6 +122,15 @@ impl Stream {
     pub fn syn(&mut self, seq: u32) {
         if self.base.is_none() {
             self.base = Some(seq.wrapping_add(1));
+        }
+    }
+
+    /// The direction's FIN, on a segment at `seq` carrying `len` payload bytes.
+    pub fn fin(&mut self, seq: u32, len: usize) {
+        let base = *self.base.get_or_insert(seq);
+        let end = self.offset_of(base, seq) + len as i64;
+        if end >= 0 && self.fin_at.is_none() {
+            self.fin_at = Some(end as u64);
         }
     }
 
@@ -386,7 +398,11 @@ impl Stream {
         if acked <= self.next as i64 || acked - self.next as i64 > (1 << 24) {
             return 0;
         }
-        let acked = acked as u64;
+        let mut acked = acked as u64;
+        if let Some(fin) = self.fin_at {
+            // Acknowledging the FIN's sequence number is not acknowledging a byte.
+            acked = acked.min(fin);
+        }
         let mut lost = 0;
         while self.next < acked {
             let hole_end = match self.queue.keys().next() {
@@ -508,6 +524,15 @@ mod tests {
         assert_eq!(out.gaps, vec![7]);
         assert_eq!(s.missed_bytes, 7);
         assert_eq!(st.gaps, 1);
+    }
+
+    #[test]
+    fn acknowledging_the_fin_is_not_a_gap() {
+        let (mut s, c, mut st, mut out) = setup();
+        s.segment(1000, b"abc", &c, &mut st, &mut out);
+        s.fin(1003, 0);
+        assert_eq!(s.acked(1004, &c, &mut st, &mut out), 0);
+        assert_eq!(s.missed_bytes, 0);
     }
 
     #[test]

@@ -441,6 +441,9 @@ impl Sensor {
                         retransmission =
                             mine.segment(seq, payload, &config, &mut self.reassembly, &mut sink);
                     }
+                    if flags & tcp_flags::FIN != 0 {
+                        mine.fin(seq, payload.len());
+                    }
                     if flags & tcp_flags::ACK != 0 && flags & tcp_flags::RST == 0 {
                         let mut sink = AppSink {
                             app: &mut *app,
@@ -871,7 +874,11 @@ fn app_event(
 }
 
 fn tcp_flags_hex(flags: u8) -> String {
-    format!("{flags:02x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(2);
+    s.push(char::from(HEX[usize::from(flags >> 4)]));
+    s.push(char::from(HEX[usize::from(flags & 15)]));
+    s
 }
 
 fn tcp_state_name(flow: &Flow) -> &'static str {
@@ -963,3 +970,6 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
         .insert("missed_bytes".into(), Value::from(flow.missed_bytes()));
     e
 }
+
+#[cfg(test)]
+mod tests;

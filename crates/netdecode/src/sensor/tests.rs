@@ -1,0 +1,276 @@
+//! The pipeline end to end on hand-built packets.
+
+use super::*;
+use crate::decode::link;
+use picket_event::EveMode;
+
+const CLIENT: [u8; 4] = [192, 168, 1, 10];
+const SERVER: [u8; 4] = [93, 184, 216, 34];
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, frag: u16, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x45, 0];
+    p.extend(((20 + payload.len()) as u16).to_be_bytes());
+    p.extend(id.to_be_bytes());
+    p.extend(frag.to_be_bytes());
+    p.extend([64, proto, 0, 0]);
+    p.extend(src);
+    p.extend(dst);
+    p.extend(payload);
+    p
+}
+
+fn tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend(sport.to_be_bytes());
+    t.extend(dport.to_be_bytes());
+    t.extend(seq.to_be_bytes());
+    t.extend(ack.to_be_bytes());
+    t.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t.extend(payload);
+    t
+}
+
+fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend(sport.to_be_bytes());
+    u.extend(dport.to_be_bytes());
+    u.extend(((8 + payload.len()) as u16).to_be_bytes());
+    u.extend([0, 0]);
+    u.extend(payload);
+    u
+}
+
+struct Run {
+    sensor: Sensor,
+    events: Vec<Event>,
+    t: i64,
+}
+
+impl Run {
+    fn new() -> Self {
+        Run {
+            sensor: Sensor::new(SensorConfig::default()),
+            events: Vec::new(),
+            t: 1_700_000_000_000_000,
+        }
+    }
+
+    /// A raw-IP packet, 1 ms after the previous one.
+    fn ip(&mut self, packet: &[u8]) {
+        self.t += 1000;
+        let len = packet.len() as u32;
+        self.sensor.process(
+            link::RAW,
+            Timestamp::from_micros(self.t),
+            packet,
+            len,
+            &mut self.events,
+        );
+    }
+
+    fn c2s(&mut self, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        self.ip(&ipv4(
+            CLIENT,
+            SERVER,
+            PROTO_TCP,
+            1,
+            0,
+            &tcp(40000, 80, seq, ack, flags, payload),
+        ));
+    }
+
+    fn s2c(&mut self, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        self.ip(&ipv4(
+            SERVER,
+            CLIENT,
+            PROTO_TCP,
+            1,
+            0,
+            &tcp(80, 40000, seq, ack, flags, payload),
+        ));
+    }
+
+    fn finish(mut self) -> Vec<Value> {
+        while self.sensor.finish(&mut self.events) {}
+        self.events
+            .iter()
+            .map(|e| e.to_eve(EveMode::Extended))
+            .collect()
+    }
+}
+
+fn only_flow(events: &[Value]) -> &Value {
+    let flows: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "flow")
+        .collect();
+    assert_eq!(flows.len(), 1, "{events:#?}");
+    flows[0]
+}
+
+use tcp_flags::{ACK, FIN, PSH, RST, SYN};
+
+#[test]
+fn handshake_data_and_close_make_an_sf_flow_record() {
+    let mut r = Run::new();
+    r.c2s(100, 0, SYN, b"");
+    r.s2c(500, 101, SYN | ACK, b"");
+    r.c2s(101, 501, ACK, b"");
+    r.c2s(101, 501, PSH | ACK, b"GET / HTTP/1.1\r\n\r\n");
+    r.s2c(501, 119, ACK, b"");
+    r.c2s(119, 501, FIN | ACK, b"");
+    r.s2c(501, 120, FIN | ACK, b"");
+    r.c2s(120, 502, ACK, b"");
+    let events = r.finish();
+    let flow = only_flow(&events);
+    assert_eq!(flow["src_ip"], "192.168.1.10");
+    assert_eq!(flow["dest_port"], 80);
+    assert_eq!(flow["proto"], "TCP");
+    assert_eq!(flow["flow"]["pkts_toserver"], 5);
+    assert_eq!(flow["flow"]["pkts_toclient"], 3);
+    assert_eq!(flow["flow"]["state"], "closed");
+    assert_eq!(flow["flow"]["reason"], "shutdown");
+    assert_eq!(flow["tcp"]["tcp_flags"], "1b");
+    assert_eq!(flow["tcp"]["syn"], true);
+    assert_eq!(flow["picket"]["conn_state"], "SF");
+    assert_eq!(flow["picket"]["history"], "ShADaFf");
+    assert_eq!(flow["picket"]["missed_bytes"], 0);
+    let cid = community_id_v1(
+        0,
+        "192.168.1.10".parse().unwrap_or(IpAddr::from([0; 4])),
+        "93.184.216.34".parse().unwrap_or(IpAddr::from([0; 4])),
+        6,
+        40000,
+        80,
+    );
+    assert_eq!(flow["community_id"], Value::from(cid));
+    assert!(flow["flow_id"].as_u64().is_some());
+}
+
+#[test]
+fn rejected_and_unanswered_connections() {
+    let mut r = Run::new();
+    r.c2s(100, 0, SYN, b"");
+    r.s2c(0, 101, RST | ACK, b"");
+    let events = r.finish();
+    let flow = only_flow(&events);
+    assert_eq!(flow["picket"]["conn_state"], "REJ");
+    assert_eq!(flow["picket"]["history"], "Sr");
+
+    let mut r = Run::new();
+    r.c2s(100, 0, SYN, b"");
+    r.c2s(100, 0, SYN, b"");
+    let events = r.finish();
+    assert_eq!(only_flow(&events)["picket"]["conn_state"], "S0");
+}
+
+#[test]
+fn first_packet_syn_ack_flips_the_roles() {
+    let mut r = Run::new();
+    r.s2c(500, 101, SYN | ACK, b"");
+    r.c2s(101, 501, ACK, b"");
+    let events = r.finish();
+    let flow = only_flow(&events);
+    assert_eq!(
+        flow["src_ip"], "192.168.1.10",
+        "the SYN-ACK's receiver opened the flow"
+    );
+    assert_eq!(flow["picket"]["history"], "^hA");
+}
+
+#[test]
+fn lost_segment_the_server_acknowledged_is_missed_bytes() {
+    let mut r = Run::new();
+    r.c2s(100, 0, SYN, b"");
+    r.s2c(500, 101, SYN | ACK, b"");
+    r.c2s(101, 501, ACK, b"");
+    r.c2s(101, 501, PSH | ACK, b"aaaa");
+    // Bytes 105..115 never reach the sensor, but the server acknowledges them.
+    r.c2s(115, 501, PSH | ACK, b"cccc");
+    r.s2c(501, 119, ACK, b"");
+    let events = r.finish();
+    let flow = only_flow(&events);
+    assert_eq!(flow["picket"]["missed_bytes"], 10);
+    let history = flow["picket"]["history"].as_str().unwrap_or_default();
+    assert!(history.contains('G'), "{history}");
+}
+
+#[test]
+fn fragmented_udp_is_reassembled_into_one_flow() {
+    let payload: Vec<u8> = (0..40u8).collect();
+    let datagram = udp(5000, 9999, &payload);
+    // First 24 bytes (8-byte aligned) with more-fragments, then the rest at offset 3*8.
+    let mut r = Run::new();
+    r.ip(&ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        77,
+        0x2000,
+        &datagram[..24],
+    ));
+    r.ip(&ipv4(CLIENT, SERVER, PROTO_UDP, 77, 3, &datagram[24..]));
+    assert_eq!(r.sensor.defrag_stats().ipv4_reassembled, 1);
+    let events = r.finish();
+    let flow = only_flow(&events);
+    assert_eq!(flow["src_port"], 5000);
+    assert_eq!(flow["dest_port"], 9999);
+    assert_eq!(flow["picket"]["conn_state"], "S0");
+}
+
+#[test]
+fn malformed_packets_become_anomaly_events() {
+    let mut r = Run::new();
+    let mut bad = ipv4(CLIENT, SERVER, PROTO_TCP, 1, 0, &[0; 8]);
+    bad[3] = 200; // total length past the end, and not snapped
+    r.ip(&bad);
+    r.ip(&ipv4(CLIENT, SERVER, PROTO_TCP, 1, 0, &[0; 8])); // TCP header cut short
+    let events = r.finish();
+    let kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event_type"] == "anomaly")
+        .filter_map(|e| e["anomaly"]["event"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["decoder.ipv4.trunc_pkt", "decoder.tcp.pkt_too_small"]
+    );
+    assert!(events.iter().all(|e| e["event_type"] != "flow"));
+}
+
+#[test]
+fn dns_over_udp_reaches_the_parser_with_the_flow_envelope() {
+    // A query for example.org, type A.
+    let query = [
+        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
+        b'a', b'm', b'p', b'l', b'e', 0x03, b'o', b'r', b'g', 0x00, 0x00, 0x01, 0x00, 0x01,
+    ];
+    let mut r = Run::new();
+    r.ip(&ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        9,
+        0,
+        &udp(53000, 53, &query),
+    ));
+    let events = r.finish();
+    let dns: Vec<&Value> = events.iter().filter(|e| e["event_type"] == "dns").collect();
+    assert!(!dns.is_empty(), "{events:#?}");
+    let flow = only_flow(&events);
+    assert_eq!(dns[0]["flow_id"], flow["flow_id"]);
+    assert_eq!(dns[0]["community_id"], flow["community_id"]);
+    assert_eq!(flow["app_proto"], "dns");
+}
+
+#[test]
+fn timeouts_follow_packet_time() {
+    let mut r = Run::new();
+    r.ip(&ipv4(CLIENT, SERVER, PROTO_UDP, 1, 0, &udp(1, 2, b"x")));
+    // 31 s later, in packet time, another flow's packet drives the sweep.
+    r.t += 31_000_000;
+    r.ip(&ipv4(CLIENT, SERVER, PROTO_UDP, 1, 0, &udp(3, 4, b"y")));
+    let timed_out: Vec<&Event> = r.events.iter().filter(|e| e.event_type == "flow").collect();
+    assert_eq!(timed_out.len(), 1);
+    assert_eq!(timed_out[0].body["reason"], "timeout");
+}
