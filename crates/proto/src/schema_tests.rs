@@ -9,11 +9,15 @@ use serde_json::{json, Value};
 
 use crate::{AppEvent, AppParser, Direction, Transport};
 
-/// Where the shared corpus lives relative to this crate, if it is there at all.
+/// Where the shared corpus lives (`PICKET_CORPUS`, else `../shared/corpus` beside the
+/// repository), if it is there at all.
 pub(crate) fn shared_corpus(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel);
+    let root = std::env::var_os("PICKET_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    let p = root.join(rel);
     if p.exists() {
         Some(p)
     } else if std::env::var("CI").as_deref() == Ok("true") {

@@ -38,8 +38,7 @@ const SPEC_DIVERGENCES: &[(&str, &str)] = &[
 ];
 
 fn corpus_dir() -> Option<PathBuf> {
-    let p =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/fingerprints/ja4");
+    let p = common::corpus_root().join("fingerprints/ja4");
     if p.join("golden/per_stream.jsonl").exists() {
         Some(p)
     } else if std::env::var("CI").as_deref() == Ok("true") {

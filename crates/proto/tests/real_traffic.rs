@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 const FLOORS: &[(&str, usize)] = &[("dns", 2825), ("http", 1622), ("ssh", 18), ("tls", 891)];
 
 fn shared() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
+    let p = common::corpus_root();
     if p.join("nids/schema/eve-suricata-8.0.6.schema.json")
         .exists()
     {

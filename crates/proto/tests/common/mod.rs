@@ -7,7 +7,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The shared corpus: `PICKET_CORPUS`, else `../shared/corpus` beside the repository.
+pub fn corpus_root() -> PathBuf {
+    std::env::var_os("PICKET_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
+}
 
 pub const KEEP_PER_DIRECTION: usize = 65_536;
 
