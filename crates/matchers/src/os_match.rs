@@ -31,12 +31,23 @@ struct Alternative {
     literal: Vec<u8>,
 }
 
+impl Alternative {
+    fn find_anywhere(&self, text: &[u8], finder: Option<&Finder>) -> Option<usize> {
+        match finder {
+            Some(f) => f.find(text),
+            None => find_ignore_case(text, &self.literal),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct OsMatch {
     negate: bool,
     alternatives: Vec<Alternative>,
     /// Finds any unanchored alternative in one pass.
     anywhere: Option<Finder>,
+    /// One finder per alternative (unanchored ones only), for spans in pattern order.
+    each: Vec<Option<Finder>>,
     /// Whether some alternative matches every text.
     always: bool,
 }
@@ -56,8 +67,18 @@ impl OsMatch {
             .filter(|a| a.anchor == Anchor::Anywhere)
             .map(|a| a.literal.clone())
             .collect();
+        let each = alternatives
+            .iter()
+            .map(|a| match a.anchor {
+                Anchor::Anywhere if alternatives.len() > 1 => {
+                    Finder::new(std::slice::from_ref(&a.literal))
+                }
+                _ => None,
+            })
+            .collect();
         OsMatch {
             negate,
+            each,
             always: alternatives.iter().any(|a| a.anchor == Anchor::Always),
             anywhere: Finder::new(&anywhere_literals),
             alternatives,
@@ -84,7 +105,10 @@ impl OsMatch {
     /// The span of the first alternative (in pattern order, as OSSEC tries them) that matches.
     /// A negated pattern that matches reports an empty span at 0: nothing in the text matched.
     pub(crate) fn find(&self, text: &[u8]) -> Option<(usize, usize)> {
-        let found = self.alternatives.iter().find_map(|a| {
+        let single = (self.alternatives.len() == 1)
+            .then_some(self.anywhere.as_ref())
+            .flatten();
+        let found = self.alternatives.iter().zip(&self.each).find_map(|(a, f)| {
             let n = a.literal.len();
             match a.anchor {
                 Anchor::Always => Some((0, 0)),
@@ -93,7 +117,9 @@ impl OsMatch {
                     ends_with_ignore_case(text, &a.literal).then(|| (text.len() - n, text.len()))
                 }
                 Anchor::Whole => text.eq_ignore_ascii_case(&a.literal).then_some((0, n)),
-                Anchor::Anywhere => find_ignore_case(text, &a.literal).map(|s| (s, s + n)),
+                Anchor::Anywhere => a
+                    .find_anywhere(text, f.as_ref().or(single))
+                    .map(|s| (s, s + n)),
             }
         });
         match (found, self.negate) {

@@ -62,6 +62,8 @@ struct Alternative {
     marks: Vec<usize>,
     /// Set when the alternative has no classes, quantifiers or groups: the bytes it must match.
     literal: Option<Vec<u8>>,
+    /// Searches for `literal` when the alternative is unanchored.
+    literal_finder: Option<Finder>,
 }
 
 impl OsRegex {
@@ -134,7 +136,13 @@ impl OsRegex {
             .iter()
             .map(Alternative::required_literal)
             .collect();
-        let prefilter = required.as_deref().and_then(Finder::new);
+        // When every alternative is a plain literal, its own search is the prefilter.
+        let all_literal = alternatives.iter().all(|a| a.literal.is_some());
+        let prefilter = if all_literal {
+            None
+        } else {
+            required.as_deref().and_then(Finder::new)
+        };
         Ok(OsRegex {
             alternatives,
             has_groups: groups > 0,
@@ -327,12 +335,17 @@ impl Alternative {
             }
         }
         let literal = Self::literal_only(&code);
+        let literal_finder = match &literal {
+            Some(lit) if !begin => Finder::new(std::slice::from_ref(lit)),
+            _ => None,
+        };
         Alternative {
             code,
             begin,
             end,
             marks,
             literal,
+            literal_finder,
         }
     }
 
@@ -418,17 +431,13 @@ impl Alternative {
             (true, false) => (text.len() >= n && text[..n].eq_ignore_ascii_case(lit)).then_some(0),
             (false, true) => (text.len() >= n && text[text.len() - n..].eq_ignore_ascii_case(lit))
                 .then(|| text.len() - n),
-            (false, false) => find_ignore_case_fast(text, lit),
+            (false, false) => match &self.literal_finder {
+                Some(f) => f.find(text),
+                None => find_ignore_case(text, lit),
+            },
         }?;
         Some((start + n) as isize - 1)
     }
-}
-
-fn find_ignore_case_fast(text: &[u8], lit: &[u8]) -> Option<usize> {
-    if !lit.iter().any(u8::is_ascii_alphabetic) {
-        return memchr::memmem::find(text, lit);
-    }
-    find_ignore_case(text, lit)
 }
 
 /// OSSEC's pattern walk over one alternative. `bounds` receives group boundaries when the

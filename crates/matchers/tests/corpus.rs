@@ -155,12 +155,16 @@ fn every_corpus_pattern_compiles() {
     );
     let mut failures = Vec::new();
     let mut by_dialect = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+    let mut time_by_dialect = std::collections::BTreeMap::<&str, std::time::Duration>::new();
     let mut on_pcre2_engine = 0;
     let mut with_literals = 0;
     for p in &patterns {
         let entry = by_dialect.entry(p.dialect.wazuh_name()).or_default();
         entry.1 += 1;
-        match Pattern::compile(p.dialect, &p.pattern) {
+        let started = std::time::Instant::now();
+        let result = Pattern::compile(p.dialect, &p.pattern);
+        *time_by_dialect.entry(p.dialect.wazuh_name()).or_default() += started.elapsed();
+        match result {
             Ok(c) => {
                 entry.0 += 1;
                 on_pcre2_engine += usize::from(c.uses_pcre2_engine());
@@ -175,7 +179,8 @@ fn every_corpus_pattern_compiles() {
     let compiled = patterns.len() - failures.len();
     println!("compiled {compiled} of {} corpus patterns", patterns.len());
     for (d, (ok, all)) in &by_dialect {
-        println!("  {d}: {ok}/{all}");
+        let took = time_by_dialect.get(d).copied().unwrap_or_default();
+        println!("  {d}: {ok}/{all} in {took:?}");
     }
     println!("  pcre2 patterns needing the PCRE2 engine: {on_pcre2_engine}");
     println!("  patterns with a required-literal set: {with_literals}");
