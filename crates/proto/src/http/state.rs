@@ -88,6 +88,14 @@ enum Phase {
 struct Side {
     buf: Vec<u8>,
     phase: Phase,
+    /// Bytes at the front of `buf` already searched for the end of a head or trailer line,
+    /// so input arriving a byte at a time costs linear, not quadratic, time.
+    scanned: usize,
+}
+
+/// Whether `s` holds an empty line (the end of a head), CRLF or bare LF.
+fn may_end_head(s: &[u8]) -> bool {
+    s.windows(2).any(|w| w == b"\n\n") || s.windows(3).any(|w| w == b"\n\r\n")
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,6 +134,11 @@ impl HttpParser {
             cfg,
             ..Default::default()
         }
+    }
+
+    /// Bytes held in reassembly buffers right now (both directions), for memory accounting.
+    pub fn buffered(&self) -> usize {
+        self.sides.iter().map(|s| s.buf.len()).sum()
     }
 
     /// The most recently logged transaction, bodies included.
@@ -262,8 +275,25 @@ impl HttpParser {
                 if rest.is_empty() {
                     break Ok(());
                 }
+                // Empty lines between messages are allowed (RFC 9112 section 2.2): drop them
+                // now, so a flood of them cannot grow the buffer.
+                let blank = rest
+                    .iter()
+                    .take_while(|b| matches!(b, b'\r' | b'\n'))
+                    .count();
+                if blank > 0 {
+                    off += blank;
+                    self.sides[i].scanned = 0;
+                    continue;
+                }
+                let from = self.sides[i].scanned.saturating_sub(2).min(rest.len());
+                if rest.len() <= self.cfg.max_head && !may_end_head(&rest[from..]) {
+                    self.sides[i].scanned = rest.len();
+                    break Ok(());
+                }
                 match parse_head(rest, self.cfg.max_head, self.cfg.max_headers) {
                     Ok((head, used)) => {
+                        self.sides[i].scanned = 0;
                         off += used;
                         match self.head(d, head, out) {
                             Ok(Body::Length(0)) => {
@@ -342,14 +372,21 @@ impl HttpParser {
                 }
                 Body::Trailers => {
                     // Trailer lines until an empty line.
-                    let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+                    let from = self.sides[i].scanned.min(rest.len());
+                    let Some(nl) = rest[from..]
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map(|p| p + from)
+                    else {
                         if rest.len() > self.cfg.max_head {
                             break Err(ParseError::Limit {
                                 what: "http trailer size",
                             });
                         }
+                        self.sides[i].scanned = rest.len();
                         break Ok(());
                     };
+                    self.sides[i].scanned = 0;
                     let line = &rest[..nl];
                     off += nl + 1;
                     if line.is_empty() || line == b"\r" {

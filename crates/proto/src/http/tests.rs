@@ -229,3 +229,29 @@ fn detect_http_by_method_or_status_line_then_port() {
     assert_eq!(d.map(|p| p.app_proto()), Some("http"));
     assert!(!looks_like_request(b"GETX / HTTP/1.1"));
 }
+
+#[test]
+fn blank_line_flood_and_slow_heads_stay_bounded() {
+    let mut p = HttpParser::new();
+    let mut out = Vec::new();
+    for _ in 0..100_000 {
+        p.feed(Direction::ToServer, b"\r\n", &mut out);
+    }
+    assert_eq!(p.buffered(), 0);
+    // A 57 KB head fed a byte at a time is scanned incrementally and still parses.
+    let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+    for i in 0..2500 {
+        head.extend(format!("X-Pad-{i:05}: {}\r\n", "v".repeat(8)).as_bytes());
+    }
+    head.extend(b"\r\n");
+    assert!(head.len() < HttpConfig::default().max_head);
+    let started = std::time::Instant::now();
+    for b in &head {
+        p.feed(Direction::ToServer, std::slice::from_ref(b), &mut out);
+    }
+    p.finish(&mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(p.stats.headers_dropped, 2400);
+    // Quadratic rescanning would take minutes here; linear takes milliseconds.
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
