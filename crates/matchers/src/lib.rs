@@ -237,6 +237,17 @@ impl Pattern {
         self.is_match_bytes(text.as_bytes())
     }
 
+    /// [`Pattern::is_match`] for a caller whose own prefilter has already found one of
+    /// [`Pattern::required_literals`] in `text`: skips the pattern's internal literal check,
+    /// which would only scan the text a second time. Giving it a text that lacks every
+    /// required literal is not unsafe, merely slower than [`Pattern::is_match`].
+    pub fn is_match_prefiltered(&self, text: &str) -> bool {
+        match &*self.compiled {
+            Compiled::OsRegex(r) => r.is_match_prefiltered(text.as_bytes()),
+            _ => self.is_match_bytes(text.as_bytes()),
+        }
+    }
+
     /// [`Pattern::is_match`] on bytes that need not be UTF-8.
     pub fn is_match_bytes(&self, text: &[u8]) -> bool {
         match &*self.compiled {

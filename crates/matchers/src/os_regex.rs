@@ -155,6 +155,13 @@ impl OsRegex {
         self.find_end(text).is_some()
     }
 
+    /// `is_match` for a caller that has already seen one of the required literals in `text`.
+    pub(crate) fn is_match_prefiltered(&self, text: &[u8]) -> bool {
+        self.alternatives
+            .iter()
+            .any(|alt| alt.run(text, None).is_some())
+    }
+
     /// The OSSEC end position of the match, without recording groups (rules, `<prematch>`).
     pub(crate) fn find_end(&self, text: &[u8]) -> Option<usize> {
         if let Some(pre) = &self.prefilter {
@@ -467,6 +474,30 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
     let mut pt: usize = 0;
     let mut st: isize = 0;
     let mut last: Option<isize> = Some(0);
+
+    // When the alternative starts with a literal byte, an attempt at any other character
+    // fails at once and changes nothing but `last` (to None), so the walk can jump straight
+    // to the next character that could start a match, or to the end of the text (a NUL
+    // included, where the walk stops anyway).
+    let first_literal = match p(0) {
+        0 | BACKSLASH | MARK => None,
+        c => Some(c),
+    };
+    let next_start = |from: isize| -> isize {
+        let (Some(c), Ok(from)) = (first_literal, usize::try_from(from)) else {
+            return from;
+        };
+        let hay = text.get(from..).unwrap_or(&[]);
+        let found = memchr::memchr3(c, c.to_ascii_uppercase(), 0, hay);
+        (from + found.unwrap_or(hay.len())) as isize
+    };
+    if !alt.begin && first_literal.is_some() {
+        let q = next_start(0);
+        if q > 0 {
+            st = q;
+            last = None;
+        }
+    }
     let mut in_run = false;
     let mut restart_at: Option<isize> = None;
     // Up to four (pattern, text) positions to resume a quantified class from.
@@ -589,6 +620,9 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
             }
             pt = 0;
             last = None;
+            if first_literal.is_some() {
+                st = next_start(st + 1) - 1;
+            }
         }
         st += 1;
     }

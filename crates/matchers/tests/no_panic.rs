@@ -142,6 +142,7 @@ fn generated_patterns_never_panic_and_agree_with_themselves() {
                 assert_eq!(is, caps.is_some(), "{case}");
             }
             assert_eq!(is, end.is_some(), "{case}");
+            assert_eq!(is, p.is_match_prefiltered(&text), "{case}");
             if is || caps.is_some() {
                 matched += 1;
                 if let Some(lits) = &literals {
