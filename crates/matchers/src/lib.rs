@@ -31,7 +31,8 @@ mod pcre;
 use std::fmt;
 use std::sync::Arc;
 
-/// The longest pattern Wazuh accepts, in bytes (OSSEC's own limit was 2048).
+/// The longest pattern accepted, in bytes: Wazuh's limit for os_match and os_regex (OSSEC's
+/// was 2048). Wazuh sets none for pcre2; the same limit is applied there as a guard.
 pub const MAX_PATTERN_LEN: usize = 20480;
 
 /// Which pattern language a string is written in.
@@ -52,14 +53,15 @@ pub enum Dialect {
 }
 
 impl Dialect {
-    /// The dialect a Wazuh `type=` attribute names, or `None` if the name is unknown.
-    /// `osip_array` (IP lists) is not a text pattern and is left to the caller.
+    /// The dialect a Wazuh `type=` attribute names (`osmatch`, `osregex` or `pcre2`, in any
+    /// case, as Wazuh compares them). `None` for anything else, including `string`, which is
+    /// only ever a default (for `<action>`): Wazuh then warns and keeps the element's default
+    /// dialect, and callers should do the same. `osip_array` (IP lists) is not a text pattern.
     pub fn from_wazuh_type(name: &str) -> Option<Dialect> {
-        match name.trim().to_ascii_lowercase().as_str() {
+        match name.to_ascii_lowercase().as_str() {
             "osmatch" => Some(Dialect::OsMatch),
             "osregex" => Some(Dialect::OsRegex),
             "pcre2" => Some(Dialect::Pcre2),
-            "string" => Some(Dialect::Exact),
             _ => None,
         }
     }

@@ -123,13 +123,10 @@ fn extract(root: &Path) -> Vec<Extracted> {
                 let typed = (*default != Dialect::OssecPcre2)
                     .then(|| type_attr.captures(attrs))
                     .flatten();
-                let dialect = match typed {
-                    Some(t) => match Dialect::from_wazuh_type(&t[1]) {
-                        Some(d) => d,
-                        None => continue,
-                    },
-                    None => *default,
-                };
+                // An unknown `type=` makes Wazuh warn and keep the default.
+                let dialect = typed
+                    .and_then(|t| Dialect::from_wazuh_type(&t[1]))
+                    .unwrap_or(*default);
                 out.push(Extracted {
                     file: f.strip_prefix(root).unwrap_or(&f).display().to_string(),
                     element: name,
