@@ -19,8 +19,8 @@
 //!   raw byte list.
 //! - DNS HTTPS/SVCB answers carry an `rdata` in presentation-like form (`1 . alpn=h2,h3`);
 //!   Suricata logs no rdata for them.
-//! - JA4S is only available with the `ja4plus` feature (FoxIO licence 1.1) and is never logged
-//!   in EVE, whose schema has no field for it.
+//! - JA4S and JA4H are only built with the `ja4plus` feature (FoxIO licence 1.1) and are never
+//!   logged in EVE, whose schema has no field for them.
 //!
 //! # Limits
 //! Every per-flow buffer has a cap, and each parser's `stats` counts when one was hit: DNS

@@ -28,6 +28,10 @@ const FLOOR_JA4: usize = 90;
 const FLOOR_JA4_R: usize = 90;
 #[cfg(feature = "ja4plus")]
 const FLOOR_JA4S: usize = 21;
+#[cfg(feature = "ja4plus")]
+const FLOOR_JA4H: usize = 71;
+#[cfg(feature = "ja4plus")]
+const FLOOR_JA4H_RO: usize = 71;
 const FLOOR_HASSH: usize = 11;
 const FLOOR_HASSH_SERVER: usize = 11;
 
@@ -70,6 +74,11 @@ struct Ours {
     ja4_r: Vec<String>,
     #[cfg_attr(not(feature = "ja4plus"), allow(dead_code))]
     ja4s: Option<String>,
+    /// Per HTTP request, in order.
+    #[cfg_attr(not(feature = "ja4plus"), allow(dead_code))]
+    ja4h: Vec<String>,
+    #[cfg_attr(not(feature = "ja4plus"), allow(dead_code))]
+    ja4h_ro: Vec<String>,
     hassh: Option<String>,
     hassh_server: Option<String>,
 }
@@ -90,6 +99,32 @@ fn ours(client: &[u8], server: &[u8]) -> Ours {
         o.ja4s = Some(picket_proto::tls::fingerprint::ja4s(sh, 't').hash);
     }
     ssh_fingerprints(client, server, &mut o);
+    #[cfg(feature = "ja4plus")]
+    {
+        use picket_proto::http::{fingerprint::ja4h, HttpConfig, HttpParser};
+        // FoxIO names some streams from the side that sent the first packet it saw, which
+        // may be the server: if one orientation has no requests, try the other.
+        for (a, b) in [(client, server), (server, client)] {
+            let mut http = HttpParser::with_config(HttpConfig {
+                keep_recent: 256,
+                ..Default::default()
+            });
+            http.feed(Direction::ToServer, a, &mut out);
+            http.feed(Direction::ToClient, b, &mut out);
+            http.finish(&mut out);
+            for req in http
+                .recent_transactions()
+                .filter_map(|t| t.request.as_ref())
+            {
+                let j = ja4h(req);
+                o.ja4h.push(j.hash);
+                o.ja4h_ro.push(j.raw_original);
+            }
+            if !o.ja4h.is_empty() {
+                break;
+            }
+        }
+    }
     o
 }
 
@@ -112,7 +147,10 @@ fn fingerprints_agree_with_foxio_golden_output() {
             continue;
         };
         let field = v["field"].as_str().unwrap_or_default();
-        if matches!(field, "JA4" | "JA4_r" | "JA4S" | "hassh" | "hassh_server") {
+        if matches!(
+            field,
+            "JA4" | "JA4_r" | "JA4S" | "JA4H" | "JA4H_ro" | "hassh" | "hassh_server"
+        ) {
             rows_by_pcap
                 .entry(v["pcap"].as_str().unwrap_or_default().to_string())
                 .or_default()
@@ -123,9 +161,13 @@ fn fingerprints_agree_with_foxio_golden_output() {
     for (pcap, rows) in &rows_by_pcap {
         let halves = collect(&dir.join("pcap").join(pcap)).tcp;
         let mut cache: HashMap<(Endpoint, Endpoint), Ours> = HashMap::new();
+        // JA4H rows repeat per request on one stream, in request order.
+        let mut nth: HashMap<(String, Endpoint, Endpoint), usize> = HashMap::new();
         for row in rows {
             let field = row["field"].as_str().unwrap_or_default();
-            if field == "JA4S" && !cfg!(feature = "ja4plus") {
+            if (field.starts_with("JA4S") || field.starts_with("JA4H"))
+                && !cfg!(feature = "ja4plus")
+            {
                 continue;
             }
             let want = row["value"].as_str().unwrap_or_default();
@@ -172,10 +214,15 @@ fn fingerprints_agree_with_foxio_golden_output() {
                 ours(&cb, &sb)
             });
             let seq = row["seq"].as_u64().unwrap_or(1).max(1) as usize - 1;
+            let n = nth.entry((field.to_string(), c, s)).or_default();
+            let req_index = *n;
+            *n += 1;
             let mine = match field {
                 "JA4" => got.ja4.get(seq).cloned(),
                 "JA4_r" => got.ja4_r.get(seq).cloned(),
                 "JA4S" => got.ja4s.clone(),
+                "JA4H" => got.ja4h.get(req_index).cloned(),
+                "JA4H_ro" => got.ja4h_ro.get(req_index).cloned(),
                 "hassh" => got.hassh.clone(),
                 "hassh_server" => got.hassh_server.clone(),
                 _ => None,
@@ -212,6 +259,13 @@ fn fingerprints_agree_with_foxio_golden_output() {
     assert!(agreed("JA4_r") >= FLOOR_JA4_R, "JA4_r agreement dropped");
     #[cfg(feature = "ja4plus")]
     assert!(agreed("JA4S") >= FLOOR_JA4S, "JA4S agreement dropped");
+    #[cfg(feature = "ja4plus")]
+    assert!(agreed("JA4H") >= FLOOR_JA4H, "JA4H agreement dropped");
+    #[cfg(feature = "ja4plus")]
+    assert!(
+        agreed("JA4H_ro") >= FLOOR_JA4H_RO,
+        "JA4H_ro agreement dropped"
+    );
     assert!(agreed("hassh") >= FLOOR_HASSH, "HASSH agreement dropped");
     assert!(
         agreed("hassh_server") >= FLOOR_HASSH_SERVER,

@@ -1,6 +1,8 @@
 //! HTTP/1.x: request and response lines and headers, pipelining, chunked and length-delimited
 //! bodies, with bounded header blocks and body prefixes kept for inspection.
 
+#[cfg(feature = "ja4plus")]
+pub mod fingerprint;
 pub mod logger;
 pub mod parser;
 pub mod state;

@@ -106,7 +106,9 @@ pub fn parse_request_line(line: &[u8]) -> Result<RequestLine, ParseError> {
         what: "http request uri",
     })?;
     let protocol = parts.next().unwrap_or_default();
-    if !method.iter().all(|b| b.is_ascii_graphic()) {
+    // A method is an RFC 9110 token: this also rejects a status line ("HTTP/1.1 200 OK").
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if !method.iter().all(tchar) {
         return Err(ParseError::Malformed {
             what: "http method",
         });

@@ -24,6 +24,8 @@ pub struct HttpConfig {
     pub log_headers: bool,
     /// Log the kept body prefixes (base64 and printable), as Suricata does for alerts.
     pub log_bodies: bool,
+    /// Logged transactions kept for callers (`recent_transactions`), bodies included.
+    pub keep_recent: usize,
 }
 
 impl Default for HttpConfig {
@@ -35,6 +37,7 @@ impl Default for HttpConfig {
             max_pending: 32,
             log_headers: true,
             log_bodies: false,
+            keep_recent: 1,
         }
     }
 }
@@ -113,7 +116,7 @@ pub struct HttpParser {
     cfg: HttpConfig,
     sides: [Side; 2],
     txs: VecDeque<Transaction>,
-    last: Option<Transaction>,
+    recent: VecDeque<Transaction>,
     pub stats: HttpStats,
 }
 
@@ -143,7 +146,12 @@ impl HttpParser {
 
     /// The most recently logged transaction, bodies included.
     pub fn last_transaction(&self) -> Option<&Transaction> {
-        self.last.as_ref()
+        self.recent.back()
+    }
+
+    /// The last `keep_recent` logged transactions, oldest first.
+    pub fn recent_transactions(&self) -> impl Iterator<Item = &Transaction> {
+        self.recent.iter()
     }
 
     fn emit(&mut self, tx: Transaction, out: &mut Vec<AppEvent>) {
@@ -152,7 +160,12 @@ impl HttpParser {
             event_type: "http",
             body: http_body(&tx, &self.cfg),
         });
-        self.last = Some(tx);
+        if self.cfg.keep_recent > 0 {
+            if self.recent.len() >= self.cfg.keep_recent {
+                self.recent.pop_front();
+            }
+            self.recent.push_back(tx);
+        }
     }
 
     fn body_target(&mut self, d: Direction) -> Option<&mut Transaction> {

@@ -255,3 +255,45 @@ fn blank_line_flood_and_slow_heads_stay_bounded() {
     // Quadratic rescanning would take minutes here; linear takes milliseconds.
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }
+
+#[test]
+fn status_line_is_not_a_request_line() {
+    assert!(parse_request_line(b"HTTP/1.1 200 OK").is_err());
+    assert!(parse_request_line(b"GET / HTTP/1.1").is_ok());
+}
+
+#[cfg(feature = "ja4plus")]
+#[test]
+fn ja4h_counts_headers_without_cookie_and_referer_and_sorts_cookies_by_name() {
+    let req = b"GET /p HTTP/1.1\r\nHost: h\r\nUser-Agent: u\r\nCookie: b-x=2; b=1; a=3\r\n\
+Referer: http://r/\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n";
+    let mut p = HttpParser::new();
+    let mut out = Vec::new();
+    p.feed(Direction::ToServer, req, &mut out);
+    p.finish(&mut out);
+    let r = p
+        .last_transaction()
+        .and_then(|t| t.request.as_ref())
+        .expect("request");
+    let j = super::fingerprint::ja4h(r);
+    assert!(j.hash.starts_with("ge11cr03enus_"), "{}", j.hash);
+    assert_eq!(
+        j.raw_original,
+        "ge11cr03enus_Host,User-Agent,Accept-Language_b-x,b,a_b-x=2,b=1,a=3"
+    );
+    // No cookies: the raw form ends after the header list.
+    let mut p = HttpParser::new();
+    p.feed(
+        Direction::ToServer,
+        b"HEAD / HTTP/1.0\r\nHost: h\r\n\r\n",
+        &mut out,
+    );
+    p.finish(&mut out);
+    let r = p
+        .last_transaction()
+        .and_then(|t| t.request.as_ref())
+        .expect("request");
+    let j = super::fingerprint::ja4h(r);
+    assert_eq!(j.raw_original, "he10nn010000_Host_");
+    assert!(j.hash.ends_with("_000000000000_000000000000"));
+}
