@@ -15,6 +15,7 @@ fuzz_target!(|data: &[u8]| {
         max_pending: 4,
         log_headers: true,
         log_bodies: true,
+        ..Default::default()
     };
     proto_drive::drive(&mut http::HttpParser::with_config(cfg.clone()), data);
     proto_drive::check_chunking_invariance(&|| Box::new(http::HttpParser::with_config(cfg.clone())), data);
