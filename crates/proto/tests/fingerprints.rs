@@ -26,6 +26,8 @@ use serde_json::Value;
 /// Floors: the agreement measured when this test was written. A drop fails the suite.
 const FLOOR_JA4: usize = 90;
 const FLOOR_JA4_R: usize = 90;
+const FLOOR_JA4_O: usize = 90;
+const FLOOR_JA4_RO: usize = 90;
 #[cfg(feature = "ja4plus")]
 const FLOOR_JA4S: usize = 21;
 #[cfg(feature = "ja4plus")]
@@ -39,6 +41,8 @@ const FLOOR_HASSH_SERVER: usize = 11;
 const SPEC_DIVERGENCES: &[(&str, &str)] = &[
     ("tls-non-ascii-alpn.pcapng", "JA4"),
     ("tls-non-ascii-alpn.pcapng", "JA4_r"),
+    ("tls-non-ascii-alpn.pcapng", "JA4_o"),
+    ("tls-non-ascii-alpn.pcapng", "JA4_ro"),
 ];
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -72,6 +76,8 @@ struct Ours {
     /// Per ClientHello, in order (golden `seq` 1, 2).
     ja4: Vec<String>,
     ja4_r: Vec<String>,
+    ja4_o: Vec<String>,
+    ja4_ro: Vec<String>,
     #[cfg_attr(not(feature = "ja4plus"), allow(dead_code))]
     ja4s: Option<String>,
     /// Per HTTP request, in order.
@@ -93,6 +99,8 @@ fn ours(client: &[u8], server: &[u8]) -> Ours {
         let j = picket_proto::tls::ja4(ch, 't');
         o.ja4.push(j.hash);
         o.ja4_r.push(j.raw);
+        o.ja4_o.push(j.original);
+        o.ja4_ro.push(j.raw_original);
     }
     #[cfg(feature = "ja4plus")]
     if let Some(sh) = tls.server_hello() {
@@ -149,7 +157,15 @@ fn fingerprints_agree_with_foxio_golden_output() {
         let field = v["field"].as_str().unwrap_or_default();
         if matches!(
             field,
-            "JA4" | "JA4_r" | "JA4S" | "JA4H" | "JA4H_ro" | "hassh" | "hassh_server"
+            "JA4"
+                | "JA4_r"
+                | "JA4_o"
+                | "JA4_ro"
+                | "JA4S"
+                | "JA4H"
+                | "JA4H_ro"
+                | "hassh"
+                | "hassh_server"
         ) {
             rows_by_pcap
                 .entry(v["pcap"].as_str().unwrap_or_default().to_string())
@@ -220,6 +236,8 @@ fn fingerprints_agree_with_foxio_golden_output() {
             let mine = match field {
                 "JA4" => got.ja4.get(seq).cloned(),
                 "JA4_r" => got.ja4_r.get(seq).cloned(),
+                "JA4_o" => got.ja4_o.get(seq).cloned(),
+                "JA4_ro" => got.ja4_ro.get(seq).cloned(),
                 "JA4S" => got.ja4s.clone(),
                 "JA4H" => got.ja4h.get(req_index).cloned(),
                 "JA4H_ro" => got.ja4h_ro.get(req_index).cloned(),
@@ -257,6 +275,8 @@ fn fingerprints_agree_with_foxio_golden_output() {
     let agreed = |f: &str| tallies.get(f).map_or(0, |t| t.agree);
     assert!(agreed("JA4") >= FLOOR_JA4, "JA4 agreement dropped");
     assert!(agreed("JA4_r") >= FLOOR_JA4_R, "JA4_r agreement dropped");
+    assert!(agreed("JA4_o") >= FLOOR_JA4_O, "JA4_o agreement dropped");
+    assert!(agreed("JA4_ro") >= FLOOR_JA4_RO, "JA4_ro agreement dropped");
     #[cfg(feature = "ja4plus")]
     assert!(agreed("JA4S") >= FLOOR_JA4S, "JA4S agreement dropped");
     #[cfg(feature = "ja4plus")]

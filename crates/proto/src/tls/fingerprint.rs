@@ -93,11 +93,14 @@ fn hex4_list(v: &[u16]) -> String {
 }
 
 /// The JA4 fingerprint and its raw (sorted, unhashed) form. `proto` is `t` (TCP), `q` (QUIC)
-/// or `d` (DTLS).
+/// or `d` (DTLS). The spec's "original order" variants (`JA4_o`, `JA4_ro`) keep ciphers and
+/// extensions as sent, SNI and ALPN included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ja4 {
     pub hash: String,
     pub raw: String,
+    pub original: String,
+    pub raw_original: String,
 }
 
 pub fn ja4(ch: &ClientHello, proto: char) -> Ja4 {
@@ -160,9 +163,42 @@ pub fn ja4(ch: &ClientHello, proto: char) -> Ja4 {
     } else {
         sha256_12(&ext_s)
     };
+    // Original order: nothing sorted, SNI and ALPN kept.
+    let ciphers_o: Vec<u16> = ch
+        .ciphers
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .collect();
+    let exts_o: Vec<u16> = ch
+        .extensions
+        .iter()
+        .copied()
+        .filter(|v| !is_grease(*v))
+        .collect();
+    let cipher_o = hex4_list(&ciphers_o);
+    let mut ext_o = hex4_list(&exts_o);
+    if !sigs.is_empty() {
+        ext_o.push('_');
+        ext_o.push_str(&hex4_list(&sigs));
+    }
+    let b_o = if ciphers_o.is_empty() {
+        "000000000000".to_string()
+    } else {
+        sha256_12(&cipher_o)
+    };
+    // The spec is silent here; like FoxIO, an empty JA4_c (no extensions besides SNI/ALPN)
+    // stays empty in the original-order variant too.
+    let c_o = if exts.is_empty() {
+        "000000000000".to_string()
+    } else {
+        sha256_12(&ext_o)
+    };
     Ja4 {
         hash: format!("{a}_{b}_{c}"),
         raw: format!("{a}_{cipher_s}_{ext_s}"),
+        original: format!("{a}_{b_o}_{c_o}"),
+        raw_original: format!("{a}_{cipher_o}_{ext_o}"),
     }
 }
 
@@ -190,5 +226,7 @@ pub fn ja4s(sh: &ServerHello, proto: char) -> Ja4 {
     Ja4 {
         hash: format!("{a}_{:04x}_{c}", sh.cipher),
         raw: format!("{a}_{:04x}_{ext_s}", sh.cipher),
+        original: format!("{a}_{:04x}_{c}", sh.cipher),
+        raw_original: format!("{a}_{:04x}_{ext_s}", sh.cipher),
     }
 }

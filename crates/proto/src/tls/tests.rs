@@ -185,6 +185,14 @@ fn spec_example_gives_the_spec_fingerprint() {
          0403,0804,0401,0503,0805,0501,0806,0601"
     );
     assert_eq!(ch.sni.as_deref(), Some(&b"example.com"[..]));
+    // The spec's "-o" example.
+    assert_eq!(j.original, "t13d1516h2_acb858a92679_18f69afefd3d");
+    assert_eq!(
+        j.raw_original,
+        "t13d1516h2_1301,1302,1303,c02b,c02f,c02c,c030,cca9,cca8,c013,c014,009c,009d,002f,0035_\
+         001b,0000,0033,0010,4469,0017,002d,000d,0005,0023,0012,002b,ff01,000b,000a,0015_\
+         0403,0804,0401,0503,0805,0501,0806,0601"
+    );
 }
 
 #[test]
