@@ -17,10 +17,23 @@
 //! comparisons look at the whole slice: callers that may see NULs should cut the event at the
 //! first one, once, as OSSEC effectively does.
 //!
-//! `Wazuh` compiles rules without and decoders' `<regex>` with substring extraction, and the
-//! OSSEC walk differs slightly between the two (see [`Pattern::captures`]). Use
-//! [`Pattern::is_match`] / [`Pattern::match_end`] for rules and `<prematch>`, and
+//! Wazuh compiles rules and `<prematch>` without substring extraction and decoders' `<regex>`
+//! with it, and the OSSEC walk differs slightly between the two (see [`Pattern::captures`]).
+//! Use [`Pattern::is_match`] / [`Pattern::match_end`] for rules and `<prematch>`, and
 //! [`Pattern::captures`] for a decoder's `<regex>`.
+//!
+//! # Which OSSEC
+//! os_regex and os_match follow Wazuh 4.x's C matcher, which is the classic OSSEC one with
+//! small fixes (OSSEC up to 3.1 differs in how it starts the walk, where a group that follows
+//! a run begins, and one end-of-pattern test). OSSEC 3.2 and later translate os_regex and
+//! os_match to PCRE2 instead; that translation is not reproduced, but the OSSEC rule set uses
+//! its `*_pcre2` elements almost everywhere, which [`Dialect::OssecPcre2`] covers.
+//!
+//! Where the C code has undefined or failing behaviour, this crate picks a defined answer:
+//! a group whose end lies before its start makes the match fail (the C allocation fails); an
+//! end position before the text (a leading `\x*` that matched nothing) is 0; a Wazuh pcre2
+//! group that did not take part, followed by one that did, is empty. Patterns that PCRE2
+//! would abandon at its match limit can match here when the `regex` crate runs them.
 
 mod classes;
 mod finder;
