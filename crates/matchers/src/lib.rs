@@ -394,3 +394,23 @@ fn char_aligned(text: &str, start: usize, end: usize) -> &str {
     }
     &text[s..e]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_can_be_shared_between_threads() {
+        fn shareable<T: Clone + fmt::Debug + Send + Sync>() {}
+        shareable::<Pattern>();
+        shareable::<Captures<'static>>();
+    }
+
+    #[test]
+    fn captures_never_split_a_utf8_character() {
+        // `\.` takes one byte, which here is half of `é`; the group widens to the character.
+        let p = Pattern::compile(Dialect::OsRegex, r"^(\.)").expect("valid");
+        let c = p.captures("é!").expect("matches");
+        assert_eq!(c.groups, vec!["é"]);
+    }
+}
