@@ -208,9 +208,8 @@ pub struct Captures<'t> {
     /// past the last character its walk accepted, which is not always the end a regex engine
     /// would report (a trailing `\w+` stops after its first character).
     pub match_end: usize,
-    /// Where the match starts. Exact for os_match, pcre2, exact and literal or `^`-anchored
-    /// os_regex alternatives; otherwise the start of the first group, or `match_end`, since
-    /// OSSEC itself never computes it.
+    /// Where the match starts. For os_regex, which never computes it, this is the first
+    /// character the successful attempt accepted (`match_end` when it accepted none).
     pub match_start: usize,
 }
 

@@ -186,7 +186,8 @@ impl OsRegex {
         for alt in &self.alternatives {
             let mut bounds = vec![None; alt.marks.len()];
             let recorder = self.has_groups.then_some(&mut bounds[..]);
-            let Some(last) = alt.run(text, recorder) else {
+            let mut attempt_start = None;
+            let Some(last) = alt.run_with_start(text, recorder, &mut attempt_start) else {
                 continue;
             };
             let end = end_after(text, last);
@@ -203,7 +204,7 @@ impl OsRegex {
                 }
                 groups.push((s, e));
             }
-            let start = start_estimate(alt, text, &groups, end);
+            let start = attempt_start.map_or(end, |s| usize::try_from(s).unwrap_or(0).min(end));
             return Some(Found { groups, start, end });
         }
         None
@@ -269,17 +270,6 @@ fn end_after(text: &[u8], last: isize) -> usize {
     } else {
         last.min(text.len())
     }
-}
-
-fn start_estimate(alt: &Alternative, text: &[u8], groups: &[(usize, usize)], end: usize) -> usize {
-    if alt.begin {
-        return 0;
-    }
-    if let Some(lit) = &alt.literal {
-        return end.saturating_sub(lit.len());
-    }
-    let _ = text;
-    groups.first().map_or(end, |g| g.0).min(end)
 }
 
 /// What a compiled byte is, for the analyses that walk the code.
@@ -417,9 +407,22 @@ impl Alternative {
     /// Runs this alternative; returns the index of the last accepted character (OSSEC's return
     /// pointer), which may be -1.
     fn run(&self, text: &[u8], bounds: Option<&mut [Option<usize>]>) -> Option<isize> {
+        self.run_with_start(text, bounds, &mut None)
+    }
+
+    fn run_with_start(
+        &self,
+        text: &[u8],
+        bounds: Option<&mut [Option<usize>]>,
+        start: &mut Option<isize>,
+    ) -> Option<isize> {
         match (&self.literal, bounds) {
-            (Some(lit), _) => self.run_literal(lit, text),
-            (None, bounds) => exec(self, text, bounds),
+            (Some(lit), _) => {
+                let last = self.run_literal(lit, text)?;
+                *start = Some(last + 1 - lit.len() as isize);
+                Some(last)
+            }
+            (None, bounds) => exec(self, text, bounds, start),
         }
     }
 
@@ -448,11 +451,18 @@ impl Alternative {
 }
 
 /// OSSEC's pattern walk over one alternative. `bounds` receives group boundaries when the
-/// caller asked for substrings. Returns the index of the last accepted character.
+/// caller asked for substrings, `attempt_start` the first character the successful attempt
+/// accepted (OSSEC does not track it; it is kept for the match span). Returns the index of
+/// the last accepted character.
 ///
 /// Indexing past either end reads as NUL, like the C strings the original walks, and a NUL
 /// inside the text ends it the same way.
-fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>) -> Option<isize> {
+fn exec(
+    alt: &Alternative,
+    text: &[u8],
+    mut bounds: Option<&mut [Option<usize>]>,
+    attempt_start: &mut Option<isize>,
+) -> Option<isize> {
     let code = &alt.code[..];
     let p = |i: usize| -> u8 { code.get(i).copied().unwrap_or(0) };
     let t = |i: isize| -> u8 {
@@ -526,6 +536,7 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
                         pt = next;
                         restart_at.get_or_insert(st);
                         last = Some(st);
+                        attempt_start.get_or_insert(st);
                         break 'step;
                     }
                     if p(next) == b'*' {
@@ -575,6 +586,7 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
                         in_run = true;
                     }
                     last = Some(st);
+                    attempt_start.get_or_insert(st);
                     break 'step;
                 } else if (p(pt + 2) == 0 || p(pt + 3) == 0) && in_run && last.is_some() {
                     // The final run ended: the match is complete unless `$` wants more.
@@ -601,6 +613,7 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
                 pt += 1;
                 restart_at.get_or_insert(st);
                 last = Some(st);
+                attempt_start.get_or_insert(st);
                 break 'step;
             }
 
@@ -620,6 +633,7 @@ fn exec(alt: &Alternative, text: &[u8], mut bounds: Option<&mut [Option<usize>]>
             }
             pt = 0;
             last = None;
+            *attempt_start = None;
             if first_literal.is_some() {
                 st = next_start(st + 1) - 1;
             }
@@ -726,7 +740,7 @@ mod tests {
                     compared += 1;
                     assert_eq!(
                         alt.run_literal(lit, text.as_bytes()),
-                        exec(alt, text.as_bytes(), None),
+                        exec(alt, text.as_bytes(), None, &mut None),
                         "pattern {pattern:?} text {text:?}"
                     );
                 }

@@ -255,3 +255,15 @@ fn wazuh_pcre2_is_case_sensitive_and_ossec_pcre2_is_not() {
         Some(picket_matchers::PatternError::Empty)
     );
 }
+
+#[test]
+fn os_regex_match_start_is_where_the_successful_attempt_began() {
+    let p = Pattern::compile(Dialect::OsRegex, r"(\S+) from (\S+)").expect("valid");
+    let c = p
+        .captures(" user admin from 10.0.0.9 port 4242")
+        .expect("matches");
+    assert_eq!((c.match_start, c.match_end), (6, 18));
+    let p = Pattern::compile(Dialect::OsRegex, "port").expect("valid");
+    let c = p.captures("from x port 22").expect("matches");
+    assert_eq!((c.match_start, c.match_end), (7, 11));
+}
