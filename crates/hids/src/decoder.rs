@@ -490,23 +490,53 @@ impl DecoderSet {
 
     /// Decode one pre-decoded line. `log` is the message after the header.
     pub fn decode(&self, program_name: Option<&str>, log: &str) -> Decoded {
+        match program_name {
+            Some(program) => {
+                self.decode_candidates(Some(program), log, &self.candidates_for_program(program))
+            }
+            None => self.decode_candidates(None, log, &[]),
+        }
+    }
+
+    /// The top-level decoders (positions in the program-name list) whose `program_name`
+    /// matches `program`. Sessions cache this per program name: a log stream has few
+    /// distinct programs, and this spares most decoder patterns on every line.
+    pub fn candidates_for_program(&self, program: &str) -> Vec<u32> {
+        self.with_program
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| {
+                self.decoders[node.decoder]
+                    .program_name
+                    .as_ref()
+                    .is_none_or(|p| p.is_match(program))
+            })
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Decode with the program-name candidates already known (see
+    /// [`DecoderSet::candidates_for_program`]); `candidates` is ignored without a program.
+    pub fn decode_candidates(
+        &self,
+        program_name: Option<&str>,
+        log: &str,
+        candidates: &[u32],
+    ) -> Decoded {
         let mut out = Decoded::default();
-        let list = if program_name.is_some() {
-            &self.with_program
+        let nodes: Box<dyn Iterator<Item = &Node>> = if program_name.is_some() {
+            Box::new(
+                candidates
+                    .iter()
+                    .filter_map(|&i| self.with_program.get(i as usize)),
+            )
         } else {
-            &self.without_program
+            Box::new(self.without_program.iter())
         };
-        for node in list {
+        for node in nodes {
             let parent = &self.decoders[node.decoder];
             // Offsets into `log` where the parent's and the child's prematch ended.
             let mut parent_end = 0usize;
-            if let Some(program) = program_name {
-                if let Some(pattern) = &parent.program_name {
-                    if !pattern.is_match(program) {
-                        continue;
-                    }
-                }
-            }
             if let Some(prematch) = &parent.prematch {
                 match prematch.captures(log) {
                     Some(c) => parent_end = c.match_end,

@@ -54,14 +54,19 @@ pub struct Ruleset {
     searches: Vec<Option<usize>>,
     /// For each window: the longest timeframe of the rules searching it.
     window_timeframe: Vec<u32>,
+    /// One multi-pattern scan of the log finds which rule literals occur; conditions whose
+    /// literals are all absent are decided without running their pattern.
+    prefilter: Option<aho_corasick::AhoCorasick>,
+    literal_count: usize,
 }
 
 impl Ruleset {
     pub(crate) fn new(
         decoders: DecoderSet,
-        rules: RuleSet,
+        mut rules: RuleSet,
         lists: HashMap<String, CdbList>,
     ) -> Ruleset {
+        let (prefilter, literal_count) = build_prefilter(&mut rules);
         let count = rules.rules.len();
         let mut sid_window = vec![None; count];
         let mut group_windows = vec![Vec::new(); count];
@@ -99,6 +104,8 @@ impl Ruleset {
             group_windows,
             searches,
             window_timeframe,
+            prefilter,
+            literal_count,
         }
     }
 
@@ -115,6 +122,10 @@ impl Ruleset {
             fts_seen: HashSet::new(),
             ignored_since: HashMap::new(),
             stats: SessionStats::default(),
+            program_cache: HashMap::new(),
+            literal_seen: vec![0; self.literal_count],
+            generation: 0,
+            scanned: false,
         }
     }
 }
@@ -212,7 +223,7 @@ impl View<'_> {
                 .fields
                 .get("dstuser")
                 .or_else(|| self.fields.get("srcuser")),
-            FieldRef::Named(name) => self.fields.get(name),
+            FieldRef::Named(name) => self.fields.get_canonical(name),
         }
     }
 }
@@ -226,6 +237,68 @@ pub struct Session<'r> {
     fts_seen: HashSet<String>,
     ignored_since: HashMap<usize, i64>,
     stats: SessionStats,
+    /// Program name to the decoders that apply to it; bounded by [`PROGRAM_CACHE_MAX`].
+    program_cache: HashMap<String, Arc<[u32]>>,
+    /// `literal_seen[i] == generation` when literal `i` occurs in the current log.
+    literal_seen: Vec<u32>,
+    generation: u32,
+    /// Whether the current log was scanned for literals yet (done lazily).
+    scanned: bool,
+}
+
+/// Distinct program names whose decoder candidates are cached per session.
+const PROGRAM_CACHE_MAX: usize = 4096;
+
+/// Give each log-pattern condition the ids of its required literals, and build one
+/// case-insensitive automaton over all of them. Case-insensitive presence is a superset of
+/// exact presence, so the prefilter never rejects a text the pattern would match.
+fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, usize) {
+    let mut literals: Vec<String> = Vec::new();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for rule in &mut rules.rules {
+        for condition in &mut rule.conditions {
+            if condition.field != FieldRef::Log {
+                continue;
+            }
+            let Test::Pattern(pattern) = &condition.test else {
+                continue;
+            };
+            let Some(required) = pattern.required_literals() else {
+                continue;
+            };
+            if required.is_empty() || required.iter().any(|l| l.is_empty()) {
+                continue;
+            }
+            let mut these = Vec::with_capacity(required.len());
+            for literal in required {
+                let key = literal.to_ascii_lowercase();
+                let id = *ids.entry(key.clone()).or_insert_with(|| {
+                    literals.push(key);
+                    (literals.len() - 1) as u32
+                });
+                these.push(id);
+            }
+            condition.literals = Some(these);
+        }
+    }
+    if literals.is_empty() {
+        return (None, 0);
+    }
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(&literals)
+        .ok();
+    if automaton.is_none() {
+        // Without the automaton every condition runs its pattern: slower, still correct.
+        for rule in &mut rules.rules {
+            for condition in &mut rule.conditions {
+                condition.literals = None;
+            }
+        }
+        return (None, 0);
+    }
+    (automaton, literals.len())
 }
 
 fn ip_list_matches(entries: &[(bool, crate::rules::IpNet)], value: &str) -> bool {
@@ -298,7 +371,32 @@ impl Session<'_> {
         }
         let ruleset = self.ruleset;
         let pre = predecode(line);
-        let decoded: Decoded = ruleset.decoders.decode(pre.program_name, pre.log);
+        let decoded: Decoded = match pre.program_name {
+            Some(program) => {
+                let candidates = match self.program_cache.get(program) {
+                    Some(c) => Arc::clone(c),
+                    None => {
+                        let c: Arc<[u32]> = ruleset.decoders.candidates_for_program(program).into();
+                        if self.program_cache.len() >= PROGRAM_CACHE_MAX {
+                            self.program_cache.clear();
+                        }
+                        self.program_cache
+                            .insert(program.to_string(), Arc::clone(&c));
+                        c
+                    }
+                };
+                ruleset
+                    .decoders
+                    .decode_candidates(Some(program), pre.log, &candidates)
+            }
+            None => ruleset.decoders.decode_candidates(None, pre.log, &[]),
+        };
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.literal_seen.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
+        self.scanned = false;
         self.stats.dropped_fields += decoded.dropped_fields as u64;
         let decoder = decoded.decoder.map(|i| &ruleset.decoders.decoders()[i]);
         if decoder.is_some() {
@@ -458,11 +556,21 @@ impl Session<'_> {
             field,
             test,
             negate,
+            literals,
         } in &rule.conditions
         {
             let Some(value) = view.value(field) else {
                 return false;
             };
+            if let Some(ids) = literals {
+                if !self.any_literal_present(view.log, ids) {
+                    // The pattern cannot match this log.
+                    if !*negate {
+                        return false;
+                    }
+                    continue;
+                }
+            }
             let hit = match test {
                 Test::Pattern(pattern) => pattern.is_match(value),
                 Test::Addresses(entries) => ip_list_matches(entries, value),
@@ -533,6 +641,19 @@ impl Session<'_> {
         true
     }
 
+    fn any_literal_present(&mut self, log: &str, ids: &[u32]) -> bool {
+        if !self.scanned {
+            self.scanned = true;
+            if let Some(automaton) = &self.ruleset.prefilter {
+                for found in automaton.find_overlapping_iter(log) {
+                    self.literal_seen[found.pattern().as_usize()] = self.generation;
+                }
+            }
+        }
+        ids.iter()
+            .any(|&id| self.literal_seen.get(id as usize) == Some(&self.generation))
+    }
+
     fn find_list(&self, path: &str) -> Option<&CdbList> {
         let lists = &self.ruleset.lists;
         lists.get(path).or_else(|| {
@@ -587,7 +708,10 @@ impl Session<'_> {
                 continue;
             }
             let same_ok = rule.same.iter().all(|c| match c {
-                Correlate::Field(name) => match (stored.fields.get(name), view.fields.get(name)) {
+                Correlate::Field(name) => match (
+                    stored.fields.get_canonical(name),
+                    view.fields.get_canonical(name),
+                ) {
                     (Some(a), Some(b)) => a == b,
                     _ => false,
                 },
@@ -598,7 +722,10 @@ impl Session<'_> {
                 continue;
             }
             let different_ok = rule.different.iter().all(|c| match c {
-                Correlate::Field(name) => match (stored.fields.get(name), view.fields.get(name)) {
+                Correlate::Field(name) => match (
+                    stored.fields.get_canonical(name),
+                    view.fields.get_canonical(name),
+                ) {
                     (Some(a), Some(b)) => a != b,
                     _ => true,
                 },

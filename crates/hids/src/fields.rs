@@ -49,7 +49,12 @@ impl Fields {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        let name = canonical(name);
+        self.get_canonical(canonical(name))
+    }
+
+    /// Look up a name that is already canonical (rules store canonical names), skipping
+    /// the alias mapping on the hot path.
+    pub fn get_canonical(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
             .find(|(k, _)| k == name)

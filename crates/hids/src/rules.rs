@@ -34,6 +34,9 @@ pub struct Condition {
     pub field: FieldRef,
     pub test: Test,
     pub negate: bool,
+    /// Prefilter literal ids (see the engine): when none of them occurs in the log, the
+    /// pattern cannot match, so it is not run.
+    pub literals: Option<Vec<u32>>,
 }
 
 /// Where a condition looks.
@@ -918,6 +921,7 @@ fn parse_rule(
             field: FieldRef::Named(tag),
             test: Test::Addresses(entries),
             negate,
+            literals: None,
         });
     }
     for p in pending {
@@ -932,6 +936,7 @@ fn parse_rule(
             field: p.field,
             test: Test::Pattern(pattern),
             negate: p.negate,
+            literals: None,
         });
     }
     // Cheap field tests first, the full-log patterns after them.
