@@ -267,3 +267,54 @@ fn os_regex_match_start_is_where_the_successful_attempt_began() {
     let c = p.captures("from x port 22").expect("matches");
     assert_eq!((c.match_start, c.match_end), (7, 11));
 }
+
+/// Every case in `tests/cases/ossec_walk.tsv` (generated patterns and texts, with the answers
+/// of the C matcher) must come out the same here.
+#[test]
+fn generated_walk_cases_match_the_c_matcher() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cases/ossec_walk.tsv");
+    let table = std::fs::read_to_string(path).expect("case table is part of the crate");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (n, line) in table.lines().enumerate() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [mode, pattern, text, expected @ ..] = cols.as_slice() else {
+            panic!("line {}: too few columns", n + 1);
+        };
+        let dialect = if *mode == "M" {
+            Dialect::OsMatch
+        } else {
+            Dialect::OsRegex
+        };
+        let got: Vec<String> = match Pattern::compile(dialect, pattern) {
+            Err(_) => vec!["E".into()],
+            Ok(p) => match *mode {
+                "M" => vec![if p.is_match(text) { "1" } else { "0" }.into()],
+                "R" => vec![p.match_end(text).map_or("-".into(), |e| e.to_string())],
+                _ => match p.captures(text) {
+                    None => vec!["-".into()],
+                    Some(c) => std::iter::once(c.match_end.to_string())
+                        .chain(c.groups.iter().map(|g| g.to_string()))
+                        .collect(),
+                },
+            },
+        };
+        checked += 1;
+        if got != expected {
+            failures.push(format!(
+                "line {}: {mode} {pattern:?} on {text:?}: want {expected:?}, got {got:?}",
+                n + 1
+            ));
+        }
+    }
+    assert!(checked > 3_000, "only {checked} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
