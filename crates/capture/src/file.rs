@@ -99,7 +99,7 @@ impl CaptureFile {
             path: path.to_path_buf(),
             source,
         })?;
-        CaptureFile::from_reader(path, BufReader::with_capacity(256 * 1024, file))
+        CaptureFile::from_reader(path, BufReader::with_capacity(64 * 1024, file))
     }
 }
 

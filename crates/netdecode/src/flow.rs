@@ -177,8 +177,11 @@ pub struct Flow {
     pub bytes: [u64; 2],
     pub tcp_flags: [u8; 2],
     pub conn: ConnSummary,
-    /// TCP only: reassembly per direction.
+    /// TCP only: reassembly per direction, created when the first payload, FIN or
+    /// meaningful ACK arrives (a bare SYN, as in a flood, costs no stream state).
     pub streams: Option<Box<[Stream; 2]>>,
+    /// TCP: each direction's SYN sequence number, kept until the streams exist.
+    pub syn_seq: [Option<u32>; 2],
     pub app: AppSlot,
     pub app_tries: u8,
     pub icmp: IcmpInfo,
@@ -538,6 +541,7 @@ mod tests {
             tcp_flags: [0, 0],
             conn: ConnSummary::default(),
             streams: None,
+            syn_seq: [None, None],
             app: AppSlot::Unknown,
             app_tries: 0,
             icmp: IcmpInfo::default(),

@@ -408,6 +408,26 @@ impl Sensor {
                 ..
             } => {
                 flow.tcp_flags[dir] |= flags;
+                if flags & tcp_flags::SYN != 0 && flow.syn_seq[dir].is_none() {
+                    flow.syn_seq[dir] = Some(seq);
+                }
+                if flow.streams.is_none() {
+                    let handshake_ack =
+                        matches!(flow.syn_seq[1 - dir], Some(s) if ack == s.wrapping_add(1));
+                    let meaningful_ack = flags & tcp_flags::ACK != 0
+                        && flags & tcp_flags::RST == 0
+                        && !handshake_ack;
+                    if !payload.is_empty() || flags & tcp_flags::FIN != 0 || meaningful_ack {
+                        let keep = matches!(flow.app, AppSlot::Pending | AppSlot::Attached(_));
+                        let mut pair = [Stream::new(keep), Stream::new(keep)];
+                        for (stream, syn) in pair.iter_mut().zip(flow.syn_seq) {
+                            if let Some(syn) = syn {
+                                stream.syn(syn);
+                            }
+                        }
+                        flow.streams = Some(Box::new(pair));
+                    }
+                }
                 let (sport, dport) = packet_ports(flow, dir);
                 let Flow {
                     streams,
@@ -524,7 +544,7 @@ impl Sensor {
     ) -> Flow {
         let mut orig_side = side;
         let mut conn = ConnSummary::default();
-        let (cid_sport, cid_dport, tcp) = match *transport {
+        let (cid_sport, cid_dport, _) = match *transport {
             Transport::Tcp {
                 src_port,
                 dst_port,
@@ -566,7 +586,8 @@ impl Sensor {
             bytes: [0, 0],
             tcp_flags: [0, 0],
             conn,
-            streams: tcp.then(|| Box::new([Stream::new(keep), Stream::new(keep)])),
+            streams: None,
+            syn_seq: [None, None],
             app: if keep {
                 AppSlot::Pending
             } else {
@@ -621,8 +642,9 @@ impl Sensor {
         if self.ended.is_empty() {
             return;
         }
-        let ended = std::mem::take(&mut self.ended);
-        for (mut flow, reason) in ended {
+        // Taken and put back, so the buffer keeps its capacity between batches.
+        let mut ended = std::mem::take(&mut self.ended);
+        for (mut flow, reason) in ended.drain(..) {
             let mut events = Vec::new();
             let Flow {
                 streams,
@@ -666,6 +688,7 @@ impl Sensor {
             }
             out.push(flow_event(&flow, reason, self.config.host.as_deref()));
         }
+        self.ended = ended;
     }
 
     /// A `stats` event describing every counter so far. Counters Suricata's schema does
@@ -907,18 +930,23 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
         extra.insert("app_proto".into(), Value::from(name));
     }
     let age = flow.last_ts.as_secs() - flow.first_ts.as_secs();
-    let body = json!({
-        "pkts_toserver": flow.pkts[ORIG],
-        "pkts_toclient": flow.pkts[RESP],
-        "bytes_toserver": flow.bytes[ORIG],
-        "bytes_toclient": flow.bytes[RESP],
-        "start": flow.first_ts.to_string(),
-        "end": flow.last_ts.to_string(),
-        "age": age,
-        "state": flow.state(),
-        "reason": reason.as_str(),
-        "alerted": flow.alerted,
-    });
+    // Built from keys in sorted order, which a BTreeMap-backed map bulk-loads in one pass.
+    let body: Map<String, Value> = [
+        ("age", Value::from(age)),
+        ("alerted", Value::Bool(flow.alerted)),
+        ("bytes_toclient", Value::from(flow.bytes[RESP])),
+        ("bytes_toserver", Value::from(flow.bytes[ORIG])),
+        ("end", Value::from(flow.last_ts.to_string())),
+        ("pkts_toclient", Value::from(flow.pkts[RESP])),
+        ("pkts_toserver", Value::from(flow.pkts[ORIG])),
+        ("reason", Value::from(reason.as_str())),
+        ("start", Value::from(flow.first_ts.to_string())),
+        ("state", Value::from(flow.state())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let body = Value::Object(body);
     if flow.key.proto == PROTO_TCP {
         let all = flow.tcp_flags[0] | flow.tcp_flags[1];
         let mut tcp = Map::new();

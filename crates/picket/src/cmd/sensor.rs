@@ -113,17 +113,21 @@ pub fn run(args: Args) -> Result<i32> {
     let summary = replay(&mut source, config, interval_us, &mut writer, false)?;
     if args.bench {
         let secs = summary.engine_secs.max(1e-9);
-        let mbits = summary.capture.bytes as f64 * 8.0 / secs / 1e6;
+        let bits = summary.capture.bytes as f64 * 8.0;
+        let cpu = summary
+            .cpu_secs
+            .map(|c| format!(", {:.3} s CPU: {:.0} Mbit/s", c, bits / c.max(1e-9) / 1e6))
+            .unwrap_or_default();
         eprintln!(
-            "bench: {} files ({} unreadable), {} packets, {} bytes, {} events in {:.3} s engine time: {:.0} Mbit/s, {:.0} kpkt/s, peak RSS {} MiB",
+            "bench: {} files ({} unreadable), {} packets, {} bytes, {} events; engine {:.3} s wall: {:.0} Mbit/s{}; peak RSS {} MiB",
             summary.capture.files,
             summary.capture.errors,
             summary.capture.packets,
             summary.capture.bytes,
             writer.events,
             secs,
-            mbits,
-            summary.capture.packets as f64 / secs / 1e3,
+            bits / secs / 1e6,
+            cpu,
             peak_rss_kib().map(|k| k / 1024).map_or("?".to_string(), |m| m.to_string()),
         );
     } else {
@@ -157,6 +161,16 @@ impl<W: Write> EveWriter<W> {
 struct Summary {
     capture: CaptureStats,
     engine_secs: f64,
+    /// CPU time this thread spent in the engine, when the kernel reports it.
+    cpu_secs: Option<f64>,
+}
+
+/// CPU time the calling thread has run, from `/proc/thread-self/schedstat` (Linux): on a
+/// shared machine wall time also counts other processes' turns.
+fn thread_cpu_secs() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
 }
 
 fn counters(stats: &CaptureStats) -> CaptureCounters {
@@ -177,6 +191,7 @@ fn replay<W: Write>(
     live: bool,
 ) -> Result<Summary> {
     let started = Instant::now();
+    let cpu_started = thread_cpu_secs();
     let mut sensor = Sensor::new(config);
     let mut events = Vec::new();
     let mut last_stats: Option<Timestamp> = None;
@@ -223,6 +238,9 @@ fn replay<W: Write>(
     Ok(Summary {
         capture,
         engine_secs: started.elapsed().as_secs_f64(),
+        cpu_secs: thread_cpu_secs()
+            .zip(cpu_started)
+            .map(|(end, start)| end - start),
     })
 }
 
