@@ -74,10 +74,9 @@ const fn is_punct(b: u8) -> bool {
     matches!(b, b'!'..=b'.' | b':'..=b'?' | b'[' | b']' | b'{'..=b'}')
 }
 
-/// Whether `byte` belongs to the class with internal `code`. An unknown code matches nothing,
-/// except code 0 which OSSEC's table treats as `\d` (it cannot be produced by compilation).
-#[inline]
-pub(crate) fn class_matches(code: u8, byte: u8) -> bool {
+/// Whether `byte` belongs to the class with internal `code`, computed. An unknown code matches
+/// nothing, except code 0 which OSSEC's table treats as `\d` (compilation never produces it).
+const fn class_contains(code: u8, byte: u8) -> bool {
     match code {
         0 | 1 => byte.is_ascii_digit(),
         2 => is_word(byte),
@@ -96,6 +95,29 @@ pub(crate) fn class_matches(code: u8, byte: u8) -> bool {
         15 => byte == b'<',
         _ => false,
     }
+}
+
+/// `class_contains` for every code and byte, so the walk's test is a single load.
+static CLASS_TABLE: [[bool; 256]; 16] = {
+    let mut table = [[false; 256]; 16];
+    let mut code = 0;
+    while code < 16 {
+        let mut byte = 0;
+        while byte < 256 {
+            table[code][byte] = class_contains(code as u8, byte as u8);
+            byte += 1;
+        }
+        code += 1;
+    }
+    table
+};
+
+/// Whether `byte` belongs to the class with internal `code`.
+#[inline]
+pub(crate) fn class_matches(code: u8, byte: u8) -> bool {
+    CLASS_TABLE
+        .get(usize::from(code))
+        .is_some_and(|row| row[usize::from(byte)])
 }
 
 /// OSSEC's case folding: ASCII upper case to lower case, every other byte unchanged.
@@ -125,6 +147,15 @@ mod tests {
         assert!(class_matches(Class::Space as u8, b' '));
         assert!(!class_matches(Class::Space as u8, b'\t'));
         assert!(class_matches(Class::NotSpace as u8, b'\t'));
+    }
+
+    #[test]
+    fn table_agrees_with_the_definitions() {
+        for code in 0..=20u8 {
+            for byte in 0..=255u8 {
+                assert_eq!(class_matches(code, byte), class_contains(code, byte));
+            }
+        }
     }
 
     #[test]

@@ -136,9 +136,12 @@ impl OsRegex {
             .iter()
             .map(Alternative::required_literal)
             .collect();
-        // When every alternative is a plain literal, its own search is the prefilter.
+        // When every alternative is a plain literal, its own search is the prefilter; when
+        // every one is anchored at the start, the walk gives up at the first mismatch, which
+        // is cheaper than scanning the whole text for a literal.
         let all_literal = alternatives.iter().all(|a| a.literal.is_some());
-        let prefilter = if all_literal {
+        let all_anchored = alternatives.iter().all(|a| a.begin);
+        let prefilter = if all_literal || all_anchored {
             None
         } else {
             required.as_deref().and_then(Finder::new)
