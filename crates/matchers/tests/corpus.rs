@@ -46,8 +46,14 @@ const PATTERN_ELEMENTS: &[(&str, Dialect)] = &[
     ("dstgeoip_pcre2", Dialect::OssecPcre2),
 ];
 
+/// The hids corpus: under `PICKET_CORPUS`, else `../shared/corpus` beside the repository.
 fn corpus_root() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/hids");
+    let corpus = std::env::var_os("PICKET_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
+        });
+    let root = corpus.join("hids");
     if root.join("ossec").is_dir() && root.join("wazuh/as-tested").is_dir() {
         return Some(root);
     }
