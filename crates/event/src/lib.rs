@@ -112,12 +112,56 @@ impl Event {
     /// Write the same JSON as [`Event::to_eve`] straight to `out`, without building an
     /// intermediate object: sinks that write many events a second use this.
     pub fn write_eve<W: std::io::Write>(&self, mode: EveMode, out: &mut W) -> std::io::Result<()> {
-        let envelope = serde_json::to_vec(self).map_err(std::io::Error::other)?;
-        // The envelope always serialises as a non-empty object: it has `timestamp`.
-        let Some((b'}', head)) = envelope.split_last() else {
-            return Err(std::io::Error::other("event envelope is not a JSON object"));
+        // Destructured in full so that a new envelope field cannot be forgotten here.
+        let Event {
+            timestamp,
+            host,
+            event_type,
+            flow_id,
+            community_id,
+            endpoints,
+            body: _,
+            extra: _,
+            picket: _,
+        } = self;
+        let Endpoints {
+            src_ip,
+            src_port,
+            dest_ip,
+            dest_port,
+            proto,
+        } = endpoints;
+        let text = |key: &str, value: &str, out: &mut W| -> std::io::Result<()> {
+            write!(out, ",\"{key}\":")?;
+            serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
         };
-        out.write_all(head)?;
+        // The timestamp's text is digits and punctuation only: nothing to escape.
+        write!(out, "{{\"timestamp\":\"{timestamp}\"")?;
+        if let Some(host) = host {
+            text("host", host, out)?;
+        }
+        text("event_type", event_type, out)?;
+        if let Some(id) = flow_id {
+            write!(out, ",\"flow_id\":{id}")?;
+        }
+        if let Some(id) = community_id {
+            text("community_id", id, out)?;
+        }
+        if let Some(ip) = src_ip {
+            text("src_ip", ip, out)?;
+        }
+        if let Some(port) = src_port {
+            write!(out, ",\"src_port\":{port}")?;
+        }
+        if let Some(ip) = dest_ip {
+            text("dest_ip", ip, out)?;
+        }
+        if let Some(port) = dest_port {
+            write!(out, ",\"dest_port\":{port}")?;
+        }
+        if let Some(proto) = proto {
+            text("proto", proto, out)?;
+        }
         let field = |key: &str, value: &Value, out: &mut W| -> std::io::Result<()> {
             out.write_all(b",")?;
             serde_json::to_writer(&mut *out, key).map_err(std::io::Error::other)?;
@@ -261,7 +305,15 @@ mod tests {
     fn write_eve_matches_to_eve() {
         let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "flow");
         event.flow_id = Some(7);
-        event.endpoints.src_ip = Some("10.0.0.1".into());
+        event.host = Some("sys-\"firewall\"\n".into());
+        event.community_id = Some("1:abc/+=".into());
+        event.endpoints = Endpoints {
+            src_ip: Some("10.0.0.1".into()),
+            src_port: Some(1234),
+            dest_ip: Some("::1".into()),
+            dest_port: Some(53),
+            proto: Some("UDP".into()),
+        };
         event.body = serde_json::json!({"pkts_toserver": 1, "state": "new"});
         event.extra.insert("app_proto".into(), Value::from("dns"));
         event.extra.insert("src_ip".into(), Value::from("forged"));
