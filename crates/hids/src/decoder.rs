@@ -251,7 +251,7 @@ impl DecoderSet {
                 "parent" => parent = Some(text.trim().to_string()),
                 "program_name" | "program_name_pcre2" => {
                     let dialect = if tag.ends_with("pcre2") {
-                        Dialect::Pcre2
+                        Dialect::OssecPcre2
                     } else {
                         pattern_dialect(child, Dialect::OsMatch).map_err(&invalid)?
                     };
@@ -262,7 +262,7 @@ impl DecoderSet {
                 }
                 "prematch" | "prematch_pcre2" => {
                     let dialect = if tag.ends_with("pcre2") {
-                        Dialect::Pcre2
+                        Dialect::OssecPcre2
                     } else {
                         pattern_dialect(child, Dialect::OsRegex).map_err(&invalid)?
                     };
@@ -276,7 +276,7 @@ impl DecoderSet {
                 }
                 "regex" | "pcre2" => {
                     let dialect = if tag == "pcre2" {
-                        Dialect::Pcre2
+                        Dialect::OssecPcre2
                     } else {
                         pattern_dialect(child, Dialect::OsRegex).map_err(&invalid)?
                     };
@@ -538,8 +538,8 @@ impl DecoderSet {
             // Offsets into `log` where the parent's and the child's prematch ended.
             let mut parent_end = 0usize;
             if let Some(prematch) = &parent.prematch {
-                match prematch.captures(log) {
-                    Some(c) => parent_end = c.match_end,
+                match prematch.match_end(log) {
+                    Some(end) => parent_end = end,
                     None => continue,
                 }
             }
@@ -563,8 +563,8 @@ impl DecoderSet {
                         } else {
                             (0, log)
                         };
-                        if let Some(c) = prematch.captures(text) {
-                            child_end = base + c.match_end;
+                        if let Some(end) = prematch.match_end(text) {
+                            child_end = base + end;
                             out.decoder = Some(node.children[i]);
                             chain_start = Some(i);
                             break;

@@ -719,8 +719,8 @@ fn parse_rule(
             };
             pending.push(PendingPattern {
                 field,
-                text: format!("(?i){text}"),
-                dialect: Dialect::Pcre2,
+                text: text.to_string(),
+                dialect: Dialect::OssecPcre2,
                 negate,
                 line: child.line,
                 element: tag.clone(),
