@@ -293,7 +293,9 @@ impl Sensor {
                     } else {
                         (proto, 0)
                     };
-                    let len = data.len();
+                    // Count the datagram as one packet: the headers of the fragment that
+                    // completed it, plus the whole reassembled payload.
+                    let len = data.len() - ip.payload.len() + bytes.len();
                     self.transport(
                         ts,
                         link.vlan,
@@ -961,8 +963,14 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
             ("state", Some(Value::from(tcp_state_name(flow)))),
             ("syn", flag(tcp_flags::SYN)),
             ("tcp_flags", Some(Value::from(tcp_flags_hex(all)))),
-            ("tcp_flags_tc", Some(Value::from(tcp_flags_hex(flow.tcp_flags[RESP])))),
-            ("tcp_flags_ts", Some(Value::from(tcp_flags_hex(flow.tcp_flags[ORIG])))),
+            (
+                "tcp_flags_tc",
+                Some(Value::from(tcp_flags_hex(flow.tcp_flags[RESP]))),
+            ),
+            (
+                "tcp_flags_ts",
+                Some(Value::from(tcp_flags_hex(flow.tcp_flags[ORIG]))),
+            ),
             ("urg", flag(tcp_flags::URG)),
         ]
         .into_iter()
