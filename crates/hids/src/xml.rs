@@ -338,6 +338,19 @@ fn apply_variables(roots: &mut [Element]) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// OSSEC's reader drops the whitespace around the markup (newlines and indentation) but
+/// keeps spaces that are part of the content, such as a trailing space in a `<match>`.
+fn trim_xml_text(text: &str) -> String {
+    let is_layout = |c: char| c == '\n' || c == '\r' || c == '\t';
+    let trimmed = text.trim_matches(is_layout);
+    // Indentation before a closing tag on its own line is layout too.
+    if text.contains('\n') {
+        trimmed.trim().to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,18 +410,5 @@ mod tests {
         ] {
             let _ = parse(text);
         }
-    }
-}
-
-/// OSSEC's reader drops the whitespace around the markup (newlines and indentation) but
-/// keeps spaces that are part of the content, such as a trailing space in a `<match>`.
-fn trim_xml_text(text: &str) -> String {
-    let is_layout = |c: char| c == '\n' || c == '\r' || c == '\t';
-    let trimmed = text.trim_matches(is_layout);
-    // Indentation before a closing tag on its own line is layout too.
-    if text.contains('\n') {
-        trimmed.trim().to_string()
-    } else {
-        trimmed.to_string()
     }
 }
