@@ -182,6 +182,13 @@ impl AfPacket {
                     }
                 }
             }
+            if from.sll_hatype == libc::ARPHRD_LOOPBACK
+                && from.sll_pkttype == libc::PACKET_OUTGOING as u8
+            {
+                // On loopback every packet is seen leaving and arriving; keep one copy,
+                // as tcpdump does.
+                continue;
+            }
             let full = n as usize;
             self.len = full.min(self.buf.len());
             self.orig_len = u32::try_from(full).unwrap_or(u32::MAX);
