@@ -29,6 +29,19 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Network sensor: read captures or an interface and write EVE JSON.
     Sensor(cmd::sensor::Args),
+    /// Host agent: read logs, watch file integrity and honeytokens, send to the manager.
+    Agent(cmd::agent::Args),
+    /// Manager: receive events from agents, analyse, store, alert.
+    Manager(cmd::manager::Args),
+    /// Enrol a TCP agent with a manager (keys and pins).
+    Enroll(cmd::enroll::Args),
+    /// Show stored alerts.
+    Alerts(cmd::alerts::Args),
+    /// Run manager and agent on this host with embedded defaults.
+    Up(cmd::up::Args),
+    /// Suricata rule tools.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCommand),
 }
 
 fn main() {
@@ -38,6 +51,12 @@ fn main() {
         Command::Logtest(args) => cmd::logtest::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Sensor(args) => cmd::sensor::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
+        Command::Manager(args) => cmd::manager::run(args),
+        Command::Enroll(args) => cmd::enroll::run(args),
+        Command::Alerts(args) => cmd::alerts::run(args),
+        Command::Up(args) => cmd::up::run(args),
+        Command::Rules(command) => cmd::rules::run(command),
     };
     match result {
         Ok(code) => std::process::exit(code),

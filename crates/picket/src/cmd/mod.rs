@@ -1,4 +1,10 @@
+pub mod agent;
+pub mod alerts;
 pub mod bench;
 pub mod demo;
+pub mod enroll;
 pub mod logtest;
+pub mod manager;
+pub mod rules;
 pub mod sensor;
+pub mod up;

@@ -1,0 +1,1 @@
+//! picket-hostsrc: see the architecture notes; filled in by its issue.

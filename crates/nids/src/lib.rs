@@ -1,0 +1,1 @@
+//! picket-nids: see the architecture notes; filled in by its issue.

@@ -1,0 +1,8 @@
+use anyhow::{bail, Result};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<i32> {
+    bail!("`picket up` is not built yet")
+}

@@ -1,0 +1,1 @@
+//! picket-store: see the architecture notes; filled in by its issue.

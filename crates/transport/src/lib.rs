@@ -1,0 +1,1 @@
+//! picket-transport: see the architecture notes; filled in by its issue.
