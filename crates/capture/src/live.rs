@@ -182,8 +182,7 @@ impl AfPacket {
                     }
                 }
             }
-            if from.sll_hatype == libc::ARPHRD_LOOPBACK
-                && from.sll_pkttype == libc::PACKET_OUTGOING as u8
+            if from.sll_hatype == libc::ARPHRD_LOOPBACK && from.sll_pkttype == libc::PACKET_OUTGOING
             {
                 // On loopback every packet is seen leaving and arriving; keep one copy,
                 // as tcpdump does.

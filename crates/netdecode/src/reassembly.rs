@@ -230,6 +230,11 @@ impl Stream {
             .collect();
         if !overlapping.is_empty() {
             stats.overlaps += 1;
+            if self.keep_data && self.differs(start, data, &overlapping) {
+                // The same bytes sent twice with different contents: what the host keeps
+                // depends on its stack, which is how inspection gets evaded.
+                stats.overlap_diff_data += 1;
+            }
         }
         match config.overlap {
             OverlapPolicy::First => {
@@ -273,6 +278,20 @@ impl Stream {
             let slice = &data[(s - start) as usize..(e - start) as usize];
             self.put(s, e - s, slice, stats);
         }
+    }
+
+    /// Do queued bytes in `overlapping` differ from `data` (starting at `start`)?
+    fn differs(&self, start: u64, data: &[u8], overlapping: &[(u64, u64)]) -> bool {
+        let end = start + data.len() as u64;
+        overlapping.iter().any(|(s, e)| {
+            let Some(old) = self.queue.get(s) else {
+                return false;
+            };
+            let (from, to) = ((*s).max(start), (*e).min(end));
+            let old_part = old.data.get((from - s) as usize..(to - s) as usize);
+            let new_part = data.get((from - start) as usize..(to - start) as usize);
+            matches!((old_part, new_part), (Some(a), Some(b)) if a != b)
+        })
     }
 
     fn put(&mut self, at: u64, len: u64, data: &[u8], stats: &mut ReassemblyStats) {
@@ -502,6 +521,7 @@ mod tests {
             s.segment(100, b"abcd", &c, &mut st, &mut out);
             assert_eq!(&out.data, want, "{policy:?}");
             assert!(st.overlaps >= 1);
+            assert_eq!(st.overlap_diff_data, 1, "XYZ against xyz differs");
         }
     }
 

@@ -90,6 +90,7 @@ const PICKET_ONLY_EVENTS: &[&str] = &[
     "link.unsupported_type",
     "ipv6.hopopts_not_first",
     "ipv6.exthdr_too_many",
+    "stream.reassembly_overlap_different_data",
 ];
 
 /// Run the sensor pipeline over packets.
@@ -439,6 +440,7 @@ impl Sensor {
                     ..
                 } = flow;
                 let mut retransmission = false;
+                let mut stream_event = None;
                 if let Some(streams) = streams.as_mut() {
                     let [orig_stream, resp_stream] = &mut **streams;
                     let (mine, theirs) = if dir == ORIG {
@@ -460,8 +462,11 @@ impl Sensor {
                             dport,
                             out: &mut *app_events,
                         };
+                        let differing_before = self.reassembly.overlap_diff_data;
                         retransmission =
                             mine.segment(seq, payload, &config, &mut self.reassembly, &mut sink);
+                        stream_event = (self.reassembly.overlap_diff_data > differing_before)
+                            .then_some("stream.reassembly_overlap_different_data");
                     }
                     if flags & tcp_flags::FIN != 0 {
                         mine.fin(seq, payload.len());
@@ -490,6 +495,9 @@ impl Sensor {
                     }
                 }
                 conn.tcp_packet(dir, flags, payload.len(), window, retransmission);
+                if let Some(name) = stream_event {
+                    self.stream_anomaly(ts, name, src, dst, out);
+                }
             }
             Transport::Udp { payload, .. } => {
                 flow.conn.other_packet(dir, payload.len());
@@ -637,6 +645,27 @@ impl Sensor {
             e.endpoints.dest_ip = Some(dst.to_string());
         }
         e.body = json!({"type": "decode", "event": format!("decoder.{event}")});
+        out.push(e);
+    }
+
+    /// A stream-level anomaly, in Suricata's form (`type: stream`).
+    fn stream_anomaly(
+        &mut self,
+        ts: Timestamp,
+        name: &'static str,
+        src: IpAddr,
+        dst: IpAddr,
+        out: &mut Vec<Event>,
+    ) {
+        *self.decoder.events.entry(name).or_default() += 1;
+        if !self.config.anomaly_events {
+            return;
+        }
+        let mut e = Event::new(ts, "anomaly");
+        e.host = self.config.host.clone();
+        e.endpoints.src_ip = Some(src.to_string());
+        e.endpoints.dest_ip = Some(dst.to_string());
+        e.body = json!({"type": "stream", "event": name});
         out.push(e);
     }
 

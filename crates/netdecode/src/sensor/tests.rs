@@ -357,3 +357,25 @@ fn out_of_order_tcp_reaches_the_parser_in_order() {
     assert_eq!(flow["app_proto"], "dns");
     assert_eq!(flow["picket"]["missed_bytes"], 0);
 }
+
+#[test]
+fn overlapping_segments_with_different_bytes_raise_a_stream_anomaly() {
+    let mut r = Run::new();
+    r.c2s(100, 0, SYN, b"");
+    r.s2c(500, 101, SYN | ACK, b"");
+    r.c2s(101, 501, ACK, b"");
+    // Two versions of bytes 105..109 wait behind a hole at 101..105.
+    r.c2s(105, 501, PSH | ACK, b"GOOD");
+    r.c2s(105, 501, PSH | ACK, b"EVIL");
+    r.c2s(101, 501, PSH | ACK, b"GET ");
+    let events = r.finish();
+    let stream: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "anomaly" && e["anomaly"]["type"] == "stream")
+        .collect();
+    assert_eq!(stream.len(), 1, "{events:#?}");
+    assert_eq!(
+        stream[0]["anomaly"]["event"],
+        "stream.reassembly_overlap_different_data"
+    );
+}
