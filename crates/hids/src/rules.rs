@@ -464,7 +464,8 @@ impl RuleSet {
         if !rule.if_sid.is_empty() {
             let mut any = false;
             for sid in rule.if_sid.clone() {
-                if let Some(parent) = self.find_first_node(sid) {
+                let roots = self.roots.clone();
+                for parent in self.nodes_for_sid(&roots, sid) {
                     let category = self.rules[self.nodes[parent].rule].category;
                     self.rules[index].category = category;
                     self.add_child(parent, index);
@@ -530,15 +531,27 @@ impl RuleSet {
         out
     }
 
-    fn find_first_node(&self, id: u32) -> Option<usize> {
-        let mut stack: Vec<usize> = self.roots.iter().rev().copied().collect();
-        while let Some(n) = stack.pop() {
-            if self.rules[self.nodes[n].rule].id == id {
-                return Some(n);
-            }
-            stack.extend(self.nodes[n].children.iter().rev().copied());
+    /// The nodes of rule `id` that receive an `if_sid` child, as OSSEC picks them: in each
+    /// sibling list, the first node with that id (its later siblings and its own subtree
+    /// are not searched); lists that do not hold it are searched through their children.
+    /// A rule that sits under several parents therefore gets the child under each copy.
+    fn nodes_for_sid(&self, list: &[usize], id: u32) -> Vec<usize> {
+        let mut found = Vec::new();
+        self.collect_sid_nodes(list, id, &mut found, 0);
+        found
+    }
+
+    fn collect_sid_nodes(&self, list: &[usize], id: u32, found: &mut Vec<usize>, depth: usize) {
+        if depth > 64 {
+            return;
         }
-        None
+        for &node in list {
+            if self.rules[self.nodes[node].rule].id == id {
+                found.push(node);
+                return;
+            }
+            self.collect_sid_nodes(&self.nodes[node].children, id, found, depth + 1);
+        }
     }
 }
 
