@@ -1,1 +1,2 @@
-//! picket-transport: see the architecture notes; filled in by its issue.
+//! picket-transport: how events get from agents to the manager without being lost or forged.
+pub mod frame;
