@@ -463,6 +463,56 @@ mod tests {
     }
 
     #[test]
+    fn obsolete_packet_block_reads_like_an_enhanced_one() {
+        let mut file = shb();
+        file.extend(idb(113, None));
+        let mut body = Vec::new();
+        body.extend(0u16.to_le_bytes()); // interface
+        body.extend(0u16.to_le_bytes()); // drops
+        body.extend(0u32.to_le_bytes());
+        body.extend(2_000_000u32.to_le_bytes());
+        body.extend(3u32.to_le_bytes());
+        body.extend(3u32.to_le_bytes());
+        body.extend([7, 7, 7]);
+        file.extend(block(BLOCK_PB, &body));
+        let (packets, error) = read_all(&file);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(packets, vec![(2_000_000, 113, vec![7, 7, 7])]);
+    }
+
+    #[test]
+    fn big_endian_sections_read_too() {
+        // The same file as the little-endian helpers build, written big-endian by hand.
+        let mut file = Vec::new();
+        let be_block = |t: u32, body: &[u8]| {
+            let total = (12 + body.len()) as u32;
+            let mut out = Vec::new();
+            out.extend(t.to_be_bytes());
+            out.extend(total.to_be_bytes());
+            out.extend(body);
+            out.extend(total.to_be_bytes());
+            out
+        };
+        let mut shb_body = Vec::new();
+        shb_body.extend(BYTE_ORDER_MAGIC.to_be_bytes());
+        shb_body.extend([0, 1, 0, 0]);
+        shb_body.extend((-1i64).to_be_bytes());
+        file.extend(be_block(BLOCK_SHB, &shb_body));
+        file.extend(be_block(BLOCK_IDB, &[0, 1, 0, 0, 0, 0, 0, 0]));
+        let mut epb = Vec::new();
+        epb.extend(0u32.to_be_bytes());
+        epb.extend(0u32.to_be_bytes());
+        epb.extend(5u32.to_be_bytes());
+        epb.extend(4u32.to_be_bytes());
+        epb.extend(4u32.to_be_bytes());
+        epb.extend([1, 2, 3, 4]);
+        file.extend(be_block(BLOCK_EPB, &epb));
+        let (packets, error) = read_all(&file);
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(packets, vec![(5, 1, vec![1, 2, 3, 4])]);
+    }
+
+    #[test]
     fn a_new_section_forgets_old_interfaces() {
         let mut file = shb();
         file.extend(idb(1, None));
