@@ -55,9 +55,16 @@ impl Fields {
     /// Look up a name that is already canonical (rules store canonical names), skipping
     /// the alias mapping on the hot path.
     pub fn get_canonical(&self, name: &str) -> Option<&str> {
+        // Wazuh looks fields up ignoring case (`ScriptBlockId` finds `scriptBlockId`); an
+        // exact match is tried first since it is the common case.
         self.entries
             .iter()
             .find(|(k, _)| k == name)
+            .or_else(|| {
+                self.entries
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            })
             .map(|(_, v)| v.as_str())
     }
 

@@ -11,8 +11,8 @@ use picket_hids::{load_ruleset, Input};
 use std::path::PathBuf;
 
 /// Best pass counts that have landed; raise them when the engine improves.
-const OSSEC_BASELINE: usize = 219;
-const WAZUH_BASELINE: usize = 1448;
+const OSSEC_BASELINE: usize = 228;
+const WAZUH_BASELINE: usize = 1483;
 
 fn corpus_root() -> Option<PathBuf> {
     let root = std::env::var_os("PICKET_CORPUS")
@@ -34,6 +34,13 @@ fn corpus_root() -> Option<PathBuf> {
         root.display()
     );
     None
+}
+
+/// The runners of OSSEC and Wazuh use the wall clock, so their `<time>` and `<weekday>`
+/// rules depend on when the suite runs. We pin the clock to a Wednesday at 12:00 UTC
+/// (business hours, a weekday) so results are the same on every run.
+fn test_clock() -> Timestamp {
+    Timestamp::from_civil(2026, 11, 25, 12, 0, 0)
 }
 
 struct Case {
@@ -102,7 +109,7 @@ pub fn run(
                 location: "stdin",
                 agent: "000",
                 default_hostname: "picket",
-                time: Timestamp::now(),
+                time: test_clock(),
             }));
         }
         let (rule, level, decoder) = match &last {
