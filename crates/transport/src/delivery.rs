@@ -332,7 +332,7 @@ mod tests {
             let n = n.min(1 + round % 13);
             sender.sent(first, first + n - 1);
             // Every fifth batch is lost, every seventh ack is lost.
-            if round % 5 == 0 {
+            if round.is_multiple_of(5) {
                 sender.reconnected();
                 continue;
             }
@@ -341,7 +341,7 @@ mod tests {
                 stored.push(seq);
             }
             let ack = receiver.stored(&a, first + n - 1);
-            if round % 7 == 0 {
+            if round.is_multiple_of(7) {
                 sender.reconnected();
                 continue;
             }

@@ -43,7 +43,7 @@ fn child_writer() {
             }
             Appended::Dropped => panic!("unexpected drop"),
         }
-        if spool.last_seq() % 1000 == 0 {
+        if spool.last_seq().is_multiple_of(1000) {
             spool.ack(spool.last_seq() - 500).expect("ack");
         }
     }
