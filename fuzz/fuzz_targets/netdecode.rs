@@ -11,7 +11,7 @@ use picket_netdecode::flow::{FlowConfig, FlowTimeouts};
 use picket_netdecode::reassembly::{OverlapPolicy, ReassemblyConfig};
 use picket_netdecode::{Sensor, SensorConfig};
 
-const LINK_TYPES: [u32; 10] = [1, 0, 12, 101, 108, 113, 228, 229, 276, 105];
+const LINK_TYPES: [u32; 11] = [1, 0, 9, 12, 101, 108, 113, 228, 229, 276, 105];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, mut rest)) = data.split_first() else {

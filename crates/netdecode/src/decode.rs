@@ -14,6 +14,8 @@ pub type DecodeEvent = &'static str;
 pub mod link {
     pub const NULL: u32 = 0;
     pub const ETHERNET: u32 = 1;
+    /// PPP, possibly with HDLC-like address and control bytes.
+    pub const PPP: u32 = 9;
     pub const RAW_BSD: u32 = 12;
     /// OpenBSD's number for raw IP in some old captures.
     pub const RAW_OPENBSD: u32 = 14;
@@ -59,6 +61,7 @@ pub enum LinkKind {
     Sll2,
     Raw,
     Null,
+    Ppp,
 }
 
 /// The network-layer payload a link decoder found.
@@ -118,7 +121,7 @@ pub fn decode_link(link_type: u32, data: &[u8]) -> Result<(LinkInfo, Network<'_>
         }
         link::NULL | link::LOOP => {
             if data.len() < 4 {
-                return Err("null.pkt_too_small");
+                return Err("ltnull.pkt_too_small");
             }
             info.kind = LinkKind::Null;
             // DLT_NULL stores the family in the writer's byte order, DLT_LOOP in network
@@ -142,6 +145,28 @@ pub fn decode_link(link_type: u32, data: &[u8]) -> Result<(LinkInfo, Network<'_>
                 10 | 24 | 28 | 30 => Ok((info, Network::Ipv6(payload))),
                 other => Ok((info, Network::Other(other as u16))),
             }
+        }
+        link::PPP => {
+            info.kind = LinkKind::Ppp;
+            let mut rest = data;
+            if rest.starts_with(&[0xff, 0x03]) {
+                rest = &rest[2..];
+            }
+            // The protocol field is one byte when compressed (its low bit is set).
+            let (protocol, header) = match rest.first() {
+                Some(b) if b & 1 == 1 => (u16::from(*b), 1),
+                Some(_) if rest.len() >= 2 => (be16(rest, 0), 2),
+                _ => return Err("ppp.pkt_too_small"),
+            };
+            let payload = &rest[header..];
+            Ok((
+                info,
+                match protocol {
+                    0x21 => Network::Ipv4(payload),
+                    0x57 => Network::Ipv6(payload),
+                    other => Network::Other(other),
+                },
+            ))
         }
         _ => Err("link.unsupported_type"),
     }

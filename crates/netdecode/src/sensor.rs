@@ -67,6 +67,7 @@ pub struct DecoderCounters {
     pub sll2: u64,
     pub raw: u64,
     pub null: u64,
+    pub ppp: u64,
     pub arp: u64,
     pub ipv4: u64,
     pub ipv6: u64,
@@ -86,7 +87,6 @@ pub struct DecoderCounters {
 
 /// Decoder event names that Suricata's schema does not list; reported under `picket`.
 const PICKET_ONLY_EVENTS: &[&str] = &[
-    "null.pkt_too_small",
     "link.unsupported_type",
     "ipv6.hopopts_not_first",
     "ipv6.exthdr_too_many",
@@ -213,6 +213,7 @@ impl Sensor {
             LinkKind::Sll2 => self.decoder.sll2 += 1,
             LinkKind::Raw => self.decoder.raw += 1,
             LinkKind::Null => self.decoder.null += 1,
+            LinkKind::Ppp => self.decoder.ppp += 1,
         }
         match link.vlan_layers {
             0 => {}
@@ -763,7 +764,7 @@ impl Sensor {
             "decoder": {
                 "pkts": d.pkts, "bytes": d.bytes, "invalid": d.invalid,
                 "ethernet": d.ethernet, "vlan": d.vlan, "vlan_qinq": d.vlan_qinq,
-                "sll": d.sll, "sll2": d.sll2, "raw": d.raw, "null": d.null, "arp": d.arp,
+                "sll": d.sll, "sll2": d.sll2, "raw": d.raw, "null": d.null, "ppp": d.ppp, "arp": d.arp,
                 "ipv4": d.ipv4, "ipv6": d.ipv6, "tcp": d.tcp, "udp": d.udp,
                 "icmpv4": d.icmpv4, "icmpv6": d.icmpv6,
                 "unknown_ethertype": d.unknown_ethertype,

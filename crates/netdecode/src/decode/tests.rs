@@ -119,6 +119,27 @@ fn raw_and_loopback_link_types() {
     );
 }
 
+#[test]
+fn ppp_with_and_without_hdlc_framing() {
+    // ff 03 00 21: HDLC address and control, then protocol 0x0021 (IPv4).
+    let mut framed = hex("ff03 0021");
+    framed.extend_from_slice(&hex(SYN)[14..]);
+    let (info, net) = decode_link(link::PPP, &framed).expect("ppp");
+    assert_eq!(info.kind, LinkKind::Ppp);
+    assert!(matches!(net, Network::Ipv4(_)));
+    // A compressed one-byte protocol 0x57 (IPv6).
+    let mut compressed = vec![0x57];
+    compressed.extend_from_slice(&hex(IPV6_UDP));
+    assert!(matches!(
+        decode_link(link::PPP, &compressed),
+        Ok((_, Network::Ipv6(_)))
+    ));
+    assert_eq!(
+        decode_link(link::PPP, &[0xff, 0x03]),
+        Err("ppp.pkt_too_small")
+    );
+}
+
 /// IPv6 / UDP, 2001:db8::1:5353 -> 2001:db8::2:53, payload "hi".
 /// 0000  60 00 00 00 00 0a 11 40 20 01 0d b8 00 00 00 00   `......@ .......
 /// 0010  00 00 00 00 00 00 00 01 20 01 0d b8 00 00 00 00   ........ .......
@@ -289,7 +310,7 @@ fn no_input_prefix_panics() {
     let mut notes = Vec::new();
     for sample in &samples {
         for end in 0..=sample.len() {
-            for lt in [0, 1, 12, 101, 108, 113, 228, 229, 276, 9999] {
+            for lt in [0, 1, 9, 12, 101, 108, 113, 228, 229, 276, 9999] {
                 if let Ok((_, net)) = decode_link(lt, &sample[..end]) {
                     let ip = match net {
                         Network::Ipv4(b) => decode_ipv4(b, end < sample.len(), &mut notes),
