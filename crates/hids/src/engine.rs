@@ -10,7 +10,7 @@ use crate::decoder::{Category, Decoded, DecoderSet};
 use crate::fields::Fields;
 use crate::lists::CdbList;
 use crate::predecode::predecode;
-use crate::rules::{Condition, Correlate, FieldRef, Lookup, Rule, RuleSet, Test};
+use crate::rules::{CompiledCheck, Condition, Correlate, FieldRef, Lookup, Rule, RuleSet, Test};
 use picket_event::Timestamp;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -317,6 +317,31 @@ fn ip_list_matches(entries: &[(bool, crate::rules::IpNet)], value: &str) -> bool
     !verdict_on_hit
 }
 
+fn compiled_check(check: CompiledCheck, view: &View<'_>) -> bool {
+    match check {
+        CompiledCheck::SimpleHttpRequest => {
+            let Some(url) = view.fields.get_canonical("url") else {
+                return false;
+            };
+            if view
+                .fields
+                .get_canonical("action")
+                .is_some_and(|a| !a.eq_ignore_ascii_case("GET"))
+            {
+                return false;
+            }
+            url == "/" || !url.contains('?')
+        }
+        CompiledCheck::ValidCrawler => {
+            const CRAWLER_PREFIXES: &[&str] = &[
+                "72.14.", "209.85.", "65.55.", "207.46.", "74.6.", "72.30.", "67.195.",
+            ];
+            CRAWLER_PREFIXES.iter().any(|p| view.log.starts_with(p))
+        }
+        CompiledCheck::Unknown => false,
+    }
+}
+
 fn substitute_description(
     template: &str,
     fields: &Fields,
@@ -595,6 +620,11 @@ impl Session<'_> {
                 if !days[civil.weekday as usize % 7] {
                     return false;
                 }
+            }
+        }
+        for check in &rule.compiled {
+            if !compiled_check(*check, view) {
+                return false;
             }
         }
         if rule.first_time_seen && !self.first_time_seen(view) {

@@ -62,6 +62,80 @@ fn read_dir_sorted(dir: &Path, ext: Option<&str>) -> Result<Vec<PathBuf>, LoadEr
     Ok(files)
 }
 
+/// The order in which OSSEC's stock configuration includes its rule files. Load order
+/// decides which rules an `if_group` child attaches to (only rules already loaded) and the
+/// order of equal-level siblings, so an OSSEC ruleset (whose file names carry no numbers)
+/// loads in this order; files not named here follow in name order. Wazuh numbers its files,
+/// and none of its names is in this list.
+const OSSEC_STOCK_ORDER: &[&str] = &[
+    "rules_config.xml",
+    "pam_rules.xml",
+    "sshd_rules.xml",
+    "telnetd_rules.xml",
+    "syslog_rules.xml",
+    "arpwatch_rules.xml",
+    "symantec-av_rules.xml",
+    "symantec-ws_rules.xml",
+    "pix_rules.xml",
+    "named_rules.xml",
+    "smbd_rules.xml",
+    "vsftpd_rules.xml",
+    "pure-ftpd_rules.xml",
+    "proftpd_rules.xml",
+    "ms_ftpd_rules.xml",
+    "ftpd_rules.xml",
+    "hordeimp_rules.xml",
+    "roundcube_rules.xml",
+    "wordpress_rules.xml",
+    "cimserver_rules.xml",
+    "vpopmail_rules.xml",
+    "vmpop3d_rules.xml",
+    "courier_rules.xml",
+    "web_rules.xml",
+    "web_appsec_rules.xml",
+    "apache_rules.xml",
+    "nginx_rules.xml",
+    "modsecurity_rules.xml",
+    "php_rules.xml",
+    "mysql_rules.xml",
+    "postgresql_rules.xml",
+    "ids_rules.xml",
+    "squid_rules.xml",
+    "firewall_rules.xml",
+    "apparmor_rules.xml",
+    "cisco-ios_rules.xml",
+    "netscreenfw_rules.xml",
+    "sonicwall_rules.xml",
+    "postfix_rules.xml",
+    "sendmail_rules.xml",
+    "imapd_rules.xml",
+    "mailscanner_rules.xml",
+    "dovecot_rules.xml",
+    "ms-exchange_rules.xml",
+    "racoon_rules.xml",
+    "vpn_concentrator_rules.xml",
+    "spamd_rules.xml",
+    "msauth_rules.xml",
+    "mcafee_av_rules.xml",
+    "trend-osce_rules.xml",
+    "ms-se_rules.xml",
+    "zeus_rules.xml",
+    "solaris_bsm_rules.xml",
+    "vmware_rules.xml",
+    "ms_dhcp_rules.xml",
+    "asterisk_rules.xml",
+    "ossec_rules.xml",
+    "attack_rules.xml",
+    "dropbear_rules.xml",
+    "unbound_rules.xml",
+    "sysmon_rules.xml",
+    "opensmtpd_rules.xml",
+    "exim_rules.xml",
+    "openbsd-dhcpd_rules.xml",
+    "dnsmasq_rules.xml",
+    "cpanel_rules.xml",
+];
+
 fn rules_first(paths: &mut [PathBuf]) {
     paths.sort_by_key(|p| {
         let name = p
@@ -69,7 +143,15 @@ fn rules_first(paths: &mut [PathBuf]) {
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_string();
-        (!name.contains("rules_config"), name)
+        let stock = OSSEC_STOCK_ORDER.iter().position(|s| *s == name);
+        // Category roots first, then OSSEC's stock order, then the rest by name (Wazuh's
+        // numbered files, local rules).
+        (
+            !name.contains("rules_config"),
+            stock.is_none(),
+            stock.unwrap_or(0),
+            name,
+        )
     });
 }
 

@@ -125,6 +125,19 @@ impl IpNet {
     }
 }
 
+/// OSSEC's `<compiled_rule>`: checks written in code rather than patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompiledCheck {
+    /// A GET (or no action) for `/` or a URL without a query string.
+    SimpleHttpRequest,
+    /// The line starts with an address of a known search-engine crawler range. OSSEC also
+    /// confirms Googlebot by reverse and forward DNS; the engine does no I/O, so that part
+    /// is left out and such lines do not count as crawlers.
+    ValidCrawler,
+    /// A name picket does not know: the rule never matches (and loading reports it).
+    Unknown,
+}
+
 /// `same_*` / `different_*` comparisons in frequency rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Correlate {
@@ -157,6 +170,7 @@ pub struct Rule {
     pub time: Option<TimeRange>,
     pub weekdays: Option<[bool; 7]>,
     pub first_time_seen: bool,
+    pub compiled: Vec<CompiledCheck>,
     pub noalert: bool,
     pub ignore_seconds: Option<u32>,
     // Correlation.
@@ -647,6 +661,7 @@ fn parse_rule(
         time: None,
         weekdays: None,
         first_time_seen: false,
+        compiled: Vec::new(),
         noalert,
         ignore_seconds,
         if_sid: Vec::new(),
@@ -905,12 +920,19 @@ fn parse_rule(
                     rule.different.push(Correlate::Field(field));
                 }
             }
-            "info" | "pci_dss" | "gdpr" | "hipaa" | "nist_800_53" | "tsc" | "gpg13" | "cve"
-            | "var" | "compiled_rule" => {
-                if tag == "compiled_rule" {
-                    report.unsupported("rule <compiled_rule>".to_string());
-                }
+            "compiled_rule" => {
+                let check = match text.trim() {
+                    "is_simple_http_request" => CompiledCheck::SimpleHttpRequest,
+                    "is_valid_crawler" => CompiledCheck::ValidCrawler,
+                    other => {
+                        report.unsupported(format!("compiled_rule {other}"));
+                        CompiledCheck::Unknown
+                    }
+                };
+                rule.compiled.push(check);
             }
+            "info" | "pci_dss" | "gdpr" | "hipaa" | "nist_800_53" | "tsc" | "gpg13" | "cve"
+            | "var" => {}
             "check_diff" | "if_matched_regex" | "ignore" | "check_if_ignored" => {
                 report.unsupported(format!("rule <{tag}>"));
             }
