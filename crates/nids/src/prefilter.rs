@@ -1,0 +1,1 @@
+//! Rule grouping and fast-pattern prefilter (first layer of the engine).

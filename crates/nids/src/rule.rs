@@ -1,0 +1,985 @@
+//! A parsed rule and the parser that builds it from one logical rule's text.
+//!
+//! Options are applied in order, as Suricata does: a sticky buffer keyword (`http.uri;`)
+//! selects the buffer that following `content`/`pcre`/`isdataat`/`byte_*`/`bsize` attach to;
+//! a legacy modifier (`content:"x"; http_uri;`) moves the previous content into its buffer;
+//! content modifiers (`nocase`, `depth`, `distance`...) change the previous content.
+
+use crate::buffers::{self, PAYLOAD};
+use crate::error::{ErrorKind, Position, RuleError};
+use crate::header::{header_fields, Action, AddressExpr, Direction, Header, PortExpr, Protocol};
+use crate::keywords::*;
+use crate::options::{parse_content_bytes, split_options, unescape_text, unquote, RawOption};
+use crate::source::RuleText;
+
+/// One inspection on a buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Match {
+    Content(Content),
+    Pcre(Pcre),
+    IsDataAt(IsDataAt),
+    ByteTest(ByteTest),
+    ByteJump(ByteJump),
+    ByteExtract(ByteExtract),
+    /// `bsize`: the buffer's length.
+    Bsize(NumCmp),
+    /// `urilen[:...][,raw|norm]`: the URI length (raw when the flag is set).
+    Urilen(NumCmp, bool),
+    Base64Decode(Base64Decode),
+}
+
+/// The inspections on one buffer, after its transforms.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BufferMatches {
+    /// Canonical buffer name ([`buffers::PAYLOAD`] for the packet/stream payload).
+    pub buffer: &'static str,
+    /// Transforms (`dotprefix`, `to_lowercase`...) with their optional argument.
+    pub transforms: Vec<(&'static str, Option<String>)>,
+    /// Inspections, in rule order.
+    pub matches: Vec<Match>,
+}
+
+/// A packet-header or flow-level check.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum HeaderCheck {
+    Flags(TcpFlags),
+    Ttl(NumCmp),
+    Itype(NumCmp),
+    Icode(NumCmp),
+    /// `ip_proto`, as a number comparison (names are turned into numbers).
+    IpProto(NumCmp),
+    Ack(u32),
+    Seq(u32),
+    /// `window:[!]N`.
+    Window(bool, u16),
+    Dsize(NumCmp),
+    /// `stream_size:<client|server|both|either>,<op>,<n>`.
+    StreamSize(String, NumCmp),
+}
+
+/// `reference:<system>,<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub struct Reference {
+    pub system: String,
+    pub id: String,
+}
+
+/// Rule metadata: what the alert says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[allow(missing_docs)]
+pub struct Meta {
+    pub msg: Option<String>,
+    pub sid: u64,
+    pub rev: Option<u32>,
+    pub gid: Option<u32>,
+    pub classtype: Option<String>,
+    pub priority: Option<u8>,
+    pub references: Vec<Reference>,
+    /// `metadata` entries as `(key, value)`, in order.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// A keyword picket parses and keeps but whose value it does not type further.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub struct OtherOption {
+    pub keyword: String,
+    pub value: Option<String>,
+}
+
+/// One parsed rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub struct Rule {
+    pub header: Header,
+    pub meta: Meta,
+    /// Buffers with their inspections, in order of first use.
+    pub buffers: Vec<BufferMatches>,
+    pub checks: Vec<HeaderCheck>,
+    pub flow: Option<Flow>,
+    pub flowbits: Vec<Flowbits>,
+    pub threshold: Option<Threshold>,
+    pub detection_filter: Option<Threshold>,
+    /// `app-layer-protocol:[!]<name>`.
+    pub app_layer_protocol: Option<(bool, String)>,
+    /// `noalert` (or `flowbits:noalert`).
+    pub noalert: bool,
+    /// `target:src_ip|dest_ip`.
+    pub target: Option<String>,
+    /// Keywords kept as written (`xbits`, `flowint`, `tag`, `tls.version`...).
+    pub other: Vec<OtherOption>,
+}
+
+impl Rule {
+    /// All contents of the rule with the buffer each inspects.
+    pub fn contents(&self) -> impl Iterator<Item = (&'static str, &Content)> {
+        self.buffers.iter().flat_map(|b| {
+            b.matches.iter().filter_map(move |m| match m {
+                Match::Content(c) => Some((b.buffer, c)),
+                _ => None,
+            })
+        })
+    }
+
+    /// The app-layer protocol the rule is about: from the header, else from its buffers or
+    /// `app-layer-protocol`.
+    pub fn app_layer(&self) -> Option<&str> {
+        self.header.protocol.app_layer().or_else(|| {
+            self.buffers
+                .iter()
+                .find_map(|b| buffers::buffer_protocol(b.buffer))
+        })
+    }
+}
+
+/// Keywords Suricata knows that picket does not implement: a rule using one is skipped
+/// with `UnsupportedKeyword` rather than `UnknownKeyword`.
+const UNSUPPORTED: &[&str] = &[
+    "asn1",
+    "ftpbounce",
+    "lua",
+    "luajit",
+    "dataset",
+    "datarep",
+    "iprep",
+    "byte_math",
+    "replace",
+    "filestore",
+    "filemagic",
+    "filemd5",
+    "filesha1",
+    "filesha256",
+    "filesize",
+    "fileext",
+    "fragbits",
+    "fragoffset",
+    "id",
+    "ipopts",
+    "sameip",
+    "tcp.mss",
+    "tcp.hdr",
+    "icmp_id",
+    "icmp_seq",
+    "icmpv4.hdr",
+    "icmpv6.hdr",
+    "ipv4.hdr",
+    "ipv6.hdr",
+    "geoip",
+    "decode-event",
+    "stream-event",
+    "engine-event",
+    "app-layer-state",
+    "ssl_state",
+    "ssl_version",
+    "tls.store",
+    "tls.fingerprint",
+    "tls.subject",
+    "tls.issuerdn",
+    "tls_cert_notbefore",
+    "tls_cert_notafter",
+    "tls_cert_expired",
+    "tls_cert_valid",
+    "dce_iface",
+    "dce_opnum",
+    "dce_stub_data",
+    "dnp3_func",
+    "dnp3_ind",
+    "dnp3_obj",
+    "dnp3_data",
+    "modbus",
+    "enip_command",
+    "cip_service",
+    "krb5_msg_type",
+    "krb5_cname",
+    "krb5_sname",
+    "krb5_err_code",
+    "snmp.version",
+    "snmp.community",
+    "snmp.pdu_type",
+    "sip.method",
+    "sip.uri",
+    "http2.frametype",
+    "http2.errorcode",
+    "http2.priority",
+    "http2.window",
+    "http2.settings",
+    "http2.header_name",
+    "mqtt.type",
+    "mqtt.topic",
+    "rfb.name",
+    "rfb.secresult",
+    "rfb.sectype",
+    "icode_seq",
+    "pkt_data_raw",
+    "ike.vendor",
+    "quic.sni",
+    "quic.ua",
+    "quic.version",
+    "quic.cyu.hash",
+    "quic.cyu.string",
+    "nfs_procedure",
+    "nfs.version",
+    "ntp",
+    "rpc",
+    "stream_reassemble",
+    "requires",
+    "config",
+    "prefilter",
+    "transform",
+    "file.magic",
+    "file.name.raw",
+    "bypass",
+    "l3_proto",
+    "tcp.flags",
+    "dns.opcode",
+    "dns.rcode",
+    "dns.rrtype",
+    "dhcp.leasetime",
+    "frame",
+    "entropy",
+];
+
+/// Keywords kept as [`OtherOption`]: parsed for syntax only, evaluated by no engine yet.
+const KEPT_AS_WRITTEN: &[&str] = &[
+    "xbits",
+    "flowint",
+    "tag",
+    "tls.version",
+    "app-layer-event",
+    "ssh.protoversion",
+    "ssh.softwareversion",
+    "pcrexform",
+];
+
+fn err(position: Position, keyword: &str, kind: ErrorKind) -> RuleError {
+    RuleError {
+        position,
+        keyword: keyword.to_string(),
+        kind,
+    }
+}
+
+struct Builder {
+    buffers: Vec<BufferMatches>,
+    /// The buffer new matches go to: name and pending transforms.
+    current: (&'static str, Vec<(&'static str, Option<String>)>),
+    /// Where the last `content` is: (buffer index, match index).
+    last_content: Option<(usize, usize)>,
+    /// Variables defined by byte_extract so far.
+    extract_vars: Vec<String>,
+    fast_pattern_seen: bool,
+}
+
+impl Builder {
+    fn buffer_index(
+        &mut self,
+        name: &'static str,
+        transforms: &[(&'static str, Option<String>)],
+    ) -> usize {
+        if let Some(i) = self
+            .buffers
+            .iter()
+            .position(|b| b.buffer == name && b.transforms == transforms)
+        {
+            return i;
+        }
+        self.buffers.push(BufferMatches {
+            buffer: name,
+            transforms: transforms.to_vec(),
+            matches: Vec::new(),
+        });
+        self.buffers.len() - 1
+    }
+
+    fn push(&mut self, m: Match) -> (usize, usize) {
+        let (name, transforms) = (self.current.0, self.current.1.clone());
+        self.push_to(name, &transforms, m)
+    }
+
+    fn push_to(
+        &mut self,
+        name: &'static str,
+        transforms: &[(&'static str, Option<String>)],
+        m: Match,
+    ) -> (usize, usize) {
+        let bi = self.buffer_index(name, transforms);
+        let list = &mut self.buffers[bi].matches;
+        list.push(m);
+        (bi, list.len() - 1)
+    }
+
+    fn last_content_mut(&mut self) -> Result<&mut Content, ErrorKind> {
+        let (b, m) = self.last_content.ok_or(ErrorKind::NoPrecedingContent)?;
+        match self.buffers.get_mut(b).and_then(|bm| bm.matches.get_mut(m)) {
+            Some(Match::Content(c)) => Ok(c),
+            _ => Err(ErrorKind::NoPrecedingContent),
+        }
+    }
+
+    fn check_var<T>(&self, v: &Value<T>) -> Result<(), ErrorKind> {
+        match v {
+            Value::Var(name) if !self.extract_vars.contains(name) => Err(ErrorKind::InvalidValue(
+                format!("`{name}` is not a byte_extract variable"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Parses one logical rule. The caller decides what to do with the error (skip the rule).
+pub fn parse_rule(rt: &RuleText) -> Result<Rule, RuleError> {
+    let text = rt.text.as_str();
+    let pos = |off: usize| rt.position(off);
+    let open = text
+        .find('(')
+        .ok_or_else(|| err(pos(0), "options", ErrorKind::MissingParentheses))?;
+    let close = text
+        .rfind(')')
+        .filter(|&c| c > open)
+        .ok_or_else(|| err(pos(open), "options", ErrorKind::MissingParentheses))?;
+    if !text[close + 1..].trim().is_empty() {
+        return Err(err(
+            pos(close + 1),
+            "options",
+            ErrorKind::MissingParentheses,
+        ));
+    }
+    let header = parse_header(&text[..open], rt)?;
+    let opts = split_options(&text[open + 1..close], open + 1)
+        .map_err(|(off, key, kind)| err(pos(off), key, kind))?;
+
+    let mut rule = Rule {
+        header,
+        meta: Meta::default(),
+        buffers: Vec::new(),
+        checks: Vec::new(),
+        flow: None,
+        flowbits: Vec::new(),
+        threshold: None,
+        detection_filter: None,
+        app_layer_protocol: None,
+        noalert: false,
+        target: None,
+        other: Vec::new(),
+    };
+    let mut b = Builder {
+        buffers: Vec::new(),
+        current: (PAYLOAD, Vec::new()),
+        last_content: None,
+        extract_vars: Vec::new(),
+        fast_pattern_seen: false,
+    };
+    let mut sid_seen = false;
+    for opt in &opts {
+        apply_option(&mut rule, &mut b, opt, &mut sid_seen)
+            .map_err(|kind| err(pos(opt.offset), opt.key, kind))?;
+    }
+    if !sid_seen {
+        return Err(err(pos(open), "sid", ErrorKind::MissingSid));
+    }
+    // Buffers that were selected but never given an inspection still mean "this buffer
+    // must exist"; Suricata keeps them, and so do we (they were created on use only).
+    rule.buffers = b.buffers;
+    check_protocols(&rule, rt, &opts)?;
+    Ok(rule)
+}
+
+fn parse_header(h: &str, rt: &RuleText) -> Result<Header, RuleError> {
+    let fields = header_fields(h).ok_or_else(|| {
+        err(
+            rt.position(0),
+            "header",
+            ErrorKind::MalformedHeader("unbalanced `[`".into()),
+        )
+    })?;
+    if fields.len() != 7 {
+        return Err(err(
+            rt.position(fields.first().map_or(0, |f| f.0)),
+            "header",
+            ErrorKind::MalformedHeader(format!(
+                "expected 7 fields before `(`, found {}",
+                fields.len()
+            )),
+        ));
+    }
+    let at = |i: usize| rt.position(fields[i].0);
+    let action = Action::parse(fields[0].1).ok_or_else(|| {
+        err(
+            at(0),
+            "action",
+            ErrorKind::UnknownAction(fields[0].1.into()),
+        )
+    })?;
+    let protocol = Protocol::parse(fields[1].1).ok_or_else(|| {
+        err(
+            at(1),
+            "protocol",
+            ErrorKind::UnknownProtocol(fields[1].1.into()),
+        )
+    })?;
+    let addr = |i: usize| {
+        AddressExpr::parse(fields[i].1)
+            .ok_or_else(|| err(at(i), "address", ErrorKind::BadAddress(fields[i].1.into())))
+    };
+    let port = |i: usize| {
+        PortExpr::parse(fields[i].1)
+            .ok_or_else(|| err(at(i), "port", ErrorKind::BadPort(fields[i].1.into())))
+    };
+    let src = addr(2)?;
+    let src_ports = port(3)?;
+    let direction = Direction::parse(fields[4].1).ok_or_else(|| {
+        err(
+            at(4),
+            "direction",
+            ErrorKind::BadDirection(fields[4].1.into()),
+        )
+    })?;
+    let dst = addr(5)?;
+    let dst_ports = port(6)?;
+    Ok(Header {
+        action,
+        protocol,
+        src,
+        src_ports,
+        direction,
+        dst,
+        dst_ports,
+    })
+}
+
+fn need<'a>(v: Option<&'a str>) -> Result<&'a str, ErrorKind> {
+    match v {
+        Some(s) if !s.is_empty() => Ok(s),
+        _ => Err(ErrorKind::MissingValue),
+    }
+}
+
+fn none(v: Option<&str>) -> Result<(), ErrorKind> {
+    match v {
+        None => Ok(()),
+        Some(_) => Err(ErrorKind::UnexpectedValue),
+    }
+}
+
+fn num<T: std::str::FromStr>(v: Option<&str>) -> Result<T, ErrorKind> {
+    let s = need(v)?;
+    s.trim()
+        .parse()
+        .map_err(|_| ErrorKind::InvalidValue(format!("`{s}` is not a valid number")))
+}
+
+fn apply_option(
+    rule: &mut Rule,
+    b: &mut Builder,
+    opt: &RawOption<'_>,
+    sid_seen: &mut bool,
+) -> Result<(), ErrorKind> {
+    let v = opt.value;
+    let key = opt.key;
+    match key {
+        "msg" => rule.meta.msg = Some(unescape_text(unquote(need(v)?)?)),
+        "sid" => {
+            let sid: u64 = num(v)?;
+            if sid == 0 {
+                return Err(ErrorKind::InvalidValue("sid must be greater than 0".into()));
+            }
+            if *sid_seen {
+                return Err(ErrorKind::Conflict("another sid".into()));
+            }
+            *sid_seen = true;
+            rule.meta.sid = sid;
+        }
+        "rev" => rule.meta.rev = Some(num(v)?),
+        "gid" => rule.meta.gid = Some(num(v)?),
+        "priority" => {
+            let p: u8 = num(v)?;
+            if p == 0 {
+                return Err(ErrorKind::InvalidValue("priority must be 1 or more".into()));
+            }
+            rule.meta.priority = Some(p)
+        }
+        "classtype" => {
+            let c = need(v)?.trim();
+            if !c
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+            {
+                return Err(ErrorKind::InvalidValue(format!("bad classtype `{c}`")));
+            }
+            if rule.meta.classtype.is_some() {
+                return Err(ErrorKind::Conflict("another classtype".into()));
+            }
+            rule.meta.classtype = Some(c.to_string())
+        }
+        "reference" => {
+            let r = need(v)?;
+            let (system, id) = r
+                .split_once(',')
+                .ok_or_else(|| ErrorKind::InvalidValue("reference needs `system,id`".into()))?;
+            rule.meta.references.push(Reference {
+                system: system.trim().to_string(),
+                id: unescape_text(unquote(id.trim())?),
+            });
+        }
+        "metadata" => {
+            for item in need(v)?.split(',') {
+                let item = item.trim();
+                if item.is_empty() {
+                    continue;
+                }
+                let (k, val) = item.split_once(char::is_whitespace).unwrap_or((item, ""));
+                rule.meta
+                    .metadata
+                    .push((k.to_string(), val.trim().to_string()));
+            }
+        }
+        "content" => {
+            let raw = need(v)?;
+            let (negated, rest) = match raw.strip_prefix('!') {
+                Some(r) => (true, r.trim_start()),
+                None => (false, raw),
+            };
+            if !rest.starts_with('"') {
+                return Err(ErrorKind::InvalidValue("content must be quoted".into()));
+            }
+            let pattern = parse_content_bytes(unquote(rest)?)?;
+            let c = Content {
+                pattern,
+                negated,
+                ..Content::default()
+            };
+            b.last_content = Some(b.push(Match::Content(c)));
+        }
+        "nocase" => {
+            none(v)?;
+            let c = b.last_content_mut()?;
+            if c.nocase {
+                return Err(ErrorKind::Conflict("another nocase".into()));
+            }
+            c.nocase = true;
+        }
+        "rawbytes" => {
+            none(v)?;
+            if b.current.0 != PAYLOAD {
+                return Err(ErrorKind::Conflict(format!(
+                    "sticky buffer {}",
+                    b.current.0
+                )));
+            }
+            b.last_content_mut()?.rawbytes = true;
+        }
+        "depth" | "offset" => {
+            let val = parse_value::<u32>(need(v)?)?;
+            b.check_var(&val)?;
+            let c = b.last_content_mut()?;
+            if c.distance.is_some() || c.within.is_some() {
+                return Err(ErrorKind::Conflict(
+                    "distance/within on the same content".into(),
+                ));
+            }
+            if c.startswith {
+                return Err(ErrorKind::Conflict("startswith".into()));
+            }
+            let slot = if key == "depth" {
+                &mut c.depth
+            } else {
+                &mut c.offset
+            };
+            if slot.is_some() {
+                return Err(ErrorKind::Conflict(format!("another {key}")));
+            }
+            if key == "depth" {
+                if let (Value::Num(d), false) = (&val, c.negated) {
+                    if (*d as usize) < c.pattern.len() {
+                        return Err(ErrorKind::InvalidValue(format!(
+                            "depth {d} is smaller than the content length {}",
+                            c.pattern.len()
+                        )));
+                    }
+                }
+            }
+            *slot = Some(val);
+        }
+        "distance" | "within" => {
+            let val = parse_value::<i32>(need(v)?)?;
+            b.check_var(&val)?;
+            let c = b.last_content_mut()?;
+            if c.depth.is_some() || c.offset.is_some() {
+                return Err(ErrorKind::Conflict(
+                    "depth/offset on the same content".into(),
+                ));
+            }
+            if c.startswith {
+                return Err(ErrorKind::Conflict("startswith".into()));
+            }
+            let slot = if key == "distance" {
+                &mut c.distance
+            } else {
+                &mut c.within
+            };
+            if slot.is_some() {
+                return Err(ErrorKind::Conflict(format!("another {key}")));
+            }
+            if key == "within" {
+                if let Value::Num(w) = &val {
+                    if !c.negated && (*w < 0 || (*w as usize) < c.pattern.len()) {
+                        return Err(ErrorKind::InvalidValue(format!(
+                            "within {w} is smaller than the content length {}",
+                            c.pattern.len()
+                        )));
+                    }
+                }
+            }
+            *slot = Some(val);
+        }
+        "startswith" => {
+            none(v)?;
+            let c = b.last_content_mut()?;
+            if c.depth.is_some() || c.offset.is_some() || c.distance.is_some() || c.within.is_some()
+            {
+                return Err(ErrorKind::Conflict("depth/offset/distance/within".into()));
+            }
+            if c.startswith {
+                return Err(ErrorKind::Conflict("another startswith".into()));
+            }
+            c.startswith = true;
+        }
+        "endswith" => {
+            none(v)?;
+            let c = b.last_content_mut()?;
+            if c.endswith {
+                return Err(ErrorKind::Conflict("another endswith".into()));
+            }
+            c.endswith = true;
+        }
+        "fast_pattern" => {
+            let fp = match v {
+                None => FastPattern::Whole,
+                Some("only") => FastPattern::Only,
+                Some(s) => {
+                    let (o, l) = s.split_once(',').ok_or_else(|| {
+                        ErrorKind::InvalidValue(format!("bad fast_pattern `{s}`"))
+                    })?;
+                    let o: u16 = o
+                        .trim()
+                        .parse()
+                        .map_err(|_| ErrorKind::InvalidValue(format!("bad offset `{o}`")))?;
+                    let l: u16 = l
+                        .trim()
+                        .parse()
+                        .map_err(|_| ErrorKind::InvalidValue(format!("bad length `{l}`")))?;
+                    FastPattern::Chop(o, l)
+                }
+            };
+            if b.fast_pattern_seen {
+                return Err(ErrorKind::Conflict(
+                    "fast_pattern on another content".into(),
+                ));
+            }
+            let c = b.last_content_mut()?;
+            if c.negated && fp != FastPattern::Whole {
+                return Err(ErrorKind::Conflict("a negated content".into()));
+            }
+            if let FastPattern::Chop(o, l) = fp {
+                if l == 0 || usize::from(o) + usize::from(l) > c.pattern.len() {
+                    return Err(ErrorKind::InvalidValue(
+                        "fast_pattern slice is outside the content".into(),
+                    ));
+                }
+            }
+            c.fast_pattern = Some(fp);
+            b.fast_pattern_seen = true;
+        }
+        "pcre" => {
+            let p = Pcre::parse(need(v)?)?;
+            match p.buffer {
+                Some(buf) => {
+                    if b.current.0 != PAYLOAD && b.current.0 != buf {
+                        return Err(ErrorKind::Conflict(format!(
+                            "sticky buffer {}",
+                            b.current.0
+                        )));
+                    }
+                    b.push_to(buf, &[], Match::Pcre(p));
+                }
+                None => {
+                    b.push(Match::Pcre(p));
+                }
+            }
+        }
+        "isdataat" => {
+            let d = IsDataAt::parse(need(v)?)?;
+            b.check_var(&d.size)?;
+            b.push(Match::IsDataAt(d));
+        }
+        "byte_test" => {
+            let t = ByteTest::parse(need(v)?)?;
+            b.check_var(&t.nbytes)?;
+            b.check_var(&t.value)?;
+            b.check_var(&t.offset)?;
+            b.push(Match::ByteTest(t));
+        }
+        "byte_jump" => {
+            let j = ByteJump::parse(need(v)?)?;
+            b.check_var(&j.nbytes)?;
+            b.check_var(&j.offset)?;
+            b.push(Match::ByteJump(j));
+        }
+        "byte_extract" => {
+            let e = ByteExtract::parse(need(v)?)?;
+            b.extract_vars.push(e.name.clone());
+            b.push(Match::ByteExtract(e));
+        }
+        "bsize" => {
+            if b.current.0 == PAYLOAD {
+                return Err(ErrorKind::InvalidValue(
+                    "bsize needs a sticky buffer".into(),
+                ));
+            }
+            b.push(Match::Bsize(NumCmp::parse(need(v)?, u64::MAX)?));
+        }
+        "urilen" => {
+            let s = need(v)?;
+            let (cmp, raw) = match s.split_once(',') {
+                Some((c, "raw")) => (c, true),
+                Some((c, "norm")) => (c, false),
+                Some((_, o)) => {
+                    return Err(ErrorKind::InvalidValue(format!("urilen option `{o}`")))
+                }
+                None => (s, false),
+            };
+            let cmp = NumCmp::parse(cmp, u64::from(u16::MAX))?;
+            let buf = if raw { "http.uri.raw" } else { "http.uri" };
+            b.push_to(buf, &[], Match::Urilen(cmp, raw));
+        }
+        "dsize" => rule.checks.push(HeaderCheck::Dsize(NumCmp::parse(
+            need(v)?,
+            u64::from(u16::MAX),
+        )?)),
+        "base64_decode" => {
+            b.push(Match::Base64Decode(Base64Decode::parse(v)?));
+        }
+        "pkt_data" => {
+            none(v)?;
+            b.current = (PAYLOAD, Vec::new());
+        }
+        "flow" => {
+            if rule.flow.is_some() {
+                return Err(ErrorKind::Conflict("another flow".into()));
+            }
+            rule.flow = Some(Flow::parse(need(v)?)?)
+        }
+        "flowbits" => {
+            let fb = Flowbits::parse(need(v)?)?;
+            if fb.cmd == FlowbitCmd::NoAlert {
+                rule.noalert = true;
+            }
+            rule.flowbits.push(fb);
+        }
+        "noalert" => {
+            none(v)?;
+            rule.noalert = true;
+        }
+        "threshold" => {
+            if rule.threshold.is_some() || rule.detection_filter.is_some() {
+                return Err(ErrorKind::Conflict(
+                    "another threshold or detection_filter".into(),
+                ));
+            }
+            rule.threshold = Some(Threshold::parse(need(v)?, true)?)
+        }
+        "detection_filter" => {
+            if rule.threshold.is_some() || rule.detection_filter.is_some() {
+                return Err(ErrorKind::Conflict(
+                    "another threshold or detection_filter".into(),
+                ));
+            }
+            rule.detection_filter = Some(Threshold::parse(need(v)?, false)?)
+        }
+        "flags" => rule
+            .checks
+            .push(HeaderCheck::Flags(TcpFlags::parse(need(v)?)?)),
+        "ttl" => rule
+            .checks
+            .push(HeaderCheck::Ttl(NumCmp::parse(need(v)?, 255)?)),
+        "itype" => rule
+            .checks
+            .push(HeaderCheck::Itype(NumCmp::parse(need(v)?, 255)?)),
+        "icode" => rule
+            .checks
+            .push(HeaderCheck::Icode(NumCmp::parse(need(v)?, 255)?)),
+        "ip_proto" => {
+            let s = need(v)?.trim();
+            let (prefix, name) = s
+                .find(|c: char| c.is_ascii_alphanumeric())
+                .map_or(("", s), |i| s.split_at(i));
+            let n = match name.to_ascii_lowercase().as_str() {
+                "icmp" => 1,
+                "igmp" => 2,
+                "tcp" => 6,
+                "udp" => 17,
+                "ipv6" => 41,
+                "gre" => 47,
+                "esp" => 50,
+                "ah" => 51,
+                "icmpv6" | "ipv6-icmp" => 58,
+                "sctp" => 132,
+                other => parse_u64(other)?,
+            };
+            rule.checks.push(HeaderCheck::IpProto(NumCmp::parse(
+                &format!("{prefix}{n}"),
+                255,
+            )?));
+        }
+        "ack" => rule.checks.push(HeaderCheck::Ack(num(v)?)),
+        "seq" => rule.checks.push(HeaderCheck::Seq(num(v)?)),
+        "window" => {
+            let s = need(v)?.trim();
+            let (neg, n) = match s.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, s),
+            };
+            rule.checks.push(HeaderCheck::Window(neg, num(Some(n))?))
+        }
+        "stream_size" => {
+            let s = need(v)?;
+            let mut parts = s.splitn(3, ',').map(str::trim);
+            let side = parts.next().unwrap_or("");
+            if !matches!(side, "client" | "server" | "both" | "either") {
+                return Err(ErrorKind::InvalidValue(format!(
+                    "stream_size side `{side}`"
+                )));
+            }
+            let op = parts.next().unwrap_or("");
+            let n = parts.next().unwrap_or("");
+            let cmp = if op == "=" {
+                n.to_string()
+            } else {
+                format!("{op}{n}")
+            };
+            rule.checks.push(HeaderCheck::StreamSize(
+                side.to_string(),
+                NumCmp::parse(&cmp, u64::from(u32::MAX))?,
+            ));
+        }
+        "app-layer-protocol" => {
+            let s = need(v)?.trim();
+            let (neg, name) = match s.strip_prefix('!') {
+                Some(r) => (true, r.trim()),
+                None => (false, s),
+            };
+            let name = name.split(',').next().unwrap_or("").trim();
+            if name != "failed"
+                && name != "unknown"
+                && Protocol::parse(name)
+                    .and_then(|p| p.app_layer().map(str::to_owned))
+                    .is_none()
+            {
+                return Err(ErrorKind::InvalidValue(format!(
+                    "unknown app-layer protocol `{name}`"
+                )));
+            }
+            rule.app_layer_protocol = Some((neg, name.to_string()));
+        }
+        "target" => {
+            let s = need(v)?.trim();
+            if s != "src_ip" && s != "dest_ip" {
+                return Err(ErrorKind::InvalidValue(format!(
+                    "target must be src_ip or dest_ip, not `{s}`"
+                )));
+            }
+            rule.target = Some(s.to_string());
+        }
+        k if buffers::sticky_buffer(k).is_some() => {
+            none(v)?;
+            let name = buffers::sticky_buffer(k).unwrap_or(PAYLOAD);
+            b.current = (name, Vec::new());
+            b.buffer_index(name, &[]);
+        }
+        k if buffers::legacy_modifier(k).is_some() => {
+            none(v)?;
+            let target = buffers::legacy_modifier(k).unwrap_or(PAYLOAD);
+            let (bi, mi) = b.last_content.ok_or(ErrorKind::NoPrecedingContent)?;
+            if b.buffers[bi].buffer != PAYLOAD {
+                return Err(ErrorKind::Conflict(format!(
+                    "content already in buffer {}",
+                    b.buffers[bi].buffer
+                )));
+            }
+            let m = b.buffers[bi].matches.remove(mi);
+            if b.buffers[bi].matches.is_empty() {
+                b.buffers.remove(bi);
+            }
+            b.last_content = Some(b.push_to(target, &[], m));
+        }
+        k if buffers::transform(k).is_some() => {
+            if b.current.0 == PAYLOAD {
+                return Err(ErrorKind::InvalidValue(
+                    "transform needs a sticky buffer".into(),
+                ));
+            }
+            let t = buffers::transform(k).unwrap_or("");
+            if v.is_some() && !matches!(t, "xor" | "pcrexform") {
+                return Err(ErrorKind::UnexpectedValue);
+            }
+            // A transform after a content of this buffer would not apply to it.
+            let cur = b.current.clone();
+            if b.buffers
+                .iter()
+                .any(|bm| bm.buffer == cur.0 && bm.transforms == cur.1 && !bm.matches.is_empty())
+            {
+                return Err(ErrorKind::Conflict("a content before the transform".into()));
+            }
+            b.buffers.retain(|bm| {
+                !(bm.buffer == cur.0 && bm.transforms == cur.1 && bm.matches.is_empty())
+            });
+            b.current.1.push((t, v.map(str::to_string)));
+            let cur = b.current.clone();
+            b.buffer_index(cur.0, &cur.1);
+        }
+        k if KEPT_AS_WRITTEN.contains(&k) => {
+            rule.other.push(OtherOption {
+                keyword: k.to_string(),
+                value: v.map(str::to_string),
+            });
+        }
+        k if UNSUPPORTED.contains(&k) => return Err(ErrorKind::UnsupportedKeyword),
+        _ => return Err(ErrorKind::UnknownKeyword),
+    }
+    Ok(())
+}
+
+/// A rule may name one app-layer protocol: in the header, by its buffers, or by
+/// `app-layer-protocol`. Mixing two is an error naming the keyword that brought the second.
+fn check_protocols(rule: &Rule, rt: &RuleText, opts: &[RawOption<'_>]) -> Result<(), RuleError> {
+    let mut proto: Option<&str> = rule.header.protocol.app_layer().map(|p| match p {
+        "http1" | "http2" => "http",
+        p => p,
+    });
+    for bm in &rule.buffers {
+        let Some(p) = buffers::buffer_protocol(bm.buffer) else {
+            continue;
+        };
+        match proto {
+            None => proto = Some(p),
+            Some(q) if q == p => {}
+            Some(q) => {
+                let opt = opts.iter().find(|o| {
+                    buffers::sticky_buffer(o.key) == Some(bm.buffer)
+                        || buffers::legacy_modifier(o.key) == Some(bm.buffer)
+                });
+                let off = opt.map_or(0, |o| o.offset);
+                let kw = opt.map_or(bm.buffer, |o| o.key);
+                return Err(err(
+                    rt.position(off),
+                    kw,
+                    ErrorKind::ProtocolConflict(format!("{} buffer in a {q} rule", bm.buffer)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
