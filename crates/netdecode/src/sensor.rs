@@ -646,6 +646,7 @@ impl Sensor {
             e.endpoints.dest_ip = Some(dst.to_string());
         }
         e.body = json!({"type": "decode", "event": format!("decoder.{event}")});
+        e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
         out.push(e);
     }
 
@@ -1016,6 +1017,10 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
         extra.insert("response_icmp_type".into(), Value::from(t));
         extra.insert("response_icmp_code".into(), Value::from(c));
     }
+    extra.insert(
+        "ip_v".into(),
+        Value::from(if flow.key.addrs[0].is_ipv4() { 4 } else { 6 }),
+    );
     if flow.key.vlan[0] != 0 || flow.key.vlan[1] != 0 {
         let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
         extra.insert("vlan".into(), Value::from(ids));

@@ -126,6 +126,7 @@ fn handshake_data_and_close_make_an_sf_flow_record() {
     assert_eq!(flow["src_ip"], "192.168.1.10");
     assert_eq!(flow["dest_port"], 80);
     assert_eq!(flow["proto"], "TCP");
+    assert_eq!(flow["ip_v"], 4);
     assert_eq!(flow["flow"]["pkts_toserver"], 5);
     assert_eq!(flow["flow"]["pkts_toclient"], 3);
     assert_eq!(flow["flow"]["state"], "closed");
