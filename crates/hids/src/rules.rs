@@ -745,6 +745,11 @@ fn parse_rule(
                 "user" => FieldRef::User,
                 other => FieldRef::Named(canonical(other).to_string()),
             };
+            // Repeated elements concatenate, as everywhere in OSSEC's loader.
+            if let Some(p) = pending.iter_mut().find(|p| p.element == tag) {
+                p.text.push_str(text);
+                continue;
+            }
             pending.push(PendingPattern {
                 field,
                 text: text.to_string(),

@@ -11,7 +11,7 @@ use picket_hids::{load_ruleset, Input};
 use std::path::PathBuf;
 
 /// Best pass counts that have landed; raise them when the engine improves.
-const OSSEC_BASELINE: usize = 238;
+const OSSEC_BASELINE: usize = 251;
 const WAZUH_BASELINE: usize = 1483;
 
 fn corpus_root() -> Option<PathBuf> {
