@@ -384,3 +384,99 @@ fn link_error_names_a_truncated_frame() {
         "{err}"
     );
 }
+
+/// A spool that overflowed says so: the drop count is in the heartbeat, and the manager
+/// sees the hole in the sequence numbers as a flag. `Link::run` keeps draining while
+/// sources keep appending.
+#[test]
+fn spool_drops_are_reported_in_heartbeats_and_show_as_a_gap() {
+    use picket_transport::spool::Overflow;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    let (_dir, path, rx) = socket_server();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = SpoolConfig::with_max_bytes(256 << 10);
+    config.segment_bytes = 64 << 10;
+    config.overflow = Overflow::DropOldest;
+    let mut spool = Spool::open(dir.path(), config).expect("spool");
+    for i in 0..10_000 {
+        spool
+            .append(format!("{{\"i\":{i},\"pad\":\"{}\"}}", "p".repeat(80)).as_bytes())
+            .expect("append");
+    }
+    let dropped = spool.counters().dropped;
+    assert!(dropped > 5_000, "{:?}", spool.counters());
+    let kept = spool.last_seq() - dropped;
+
+    let spool = Arc::new(Mutex::new(spool));
+    let stop = Arc::new(AtomicBool::new(false));
+    let link = {
+        let mut s = spool.lock().expect("lock");
+        Link::handshake(
+            connect_as(&path, b"picket.Events work\0"),
+            &mut s,
+            ClientConfig::new("work"),
+        )
+        .expect("hello")
+    };
+    let runner = {
+        let (spool, stop) = (spool.clone(), stop.clone());
+        let mut link = link;
+        std::thread::spawn(move || link.run(&spool, &stop))
+    };
+    let hb = wait_for(&rx, "heartbeat", |i| {
+        matches!(i, Incoming::Heartbeat { .. })
+    });
+    let Incoming::Heartbeat { source, heartbeat } = hb else {
+        unreachable!()
+    };
+    assert_eq!(source.name, "work");
+    assert_eq!(heartbeat.counters.get("spool_dropped"), Some(&dropped));
+    let gap = wait_for(&rx, "gap flag", |i| {
+        matches!(
+            i,
+            Incoming::Flag {
+                flag: Flag::SequenceGap { .. },
+                ..
+            }
+        )
+    });
+    assert!(
+        matches!(gap, Incoming::Flag { flag: Flag::SequenceGap { missing, resumed_at }, .. } if missing == dropped && resumed_at == dropped + 1)
+    );
+
+    // Sources keep appending while the link runs.
+    let mut got = 0u64;
+    let mut appended_more = false;
+    while got < kept + 100 {
+        if !appended_more && got >= kept {
+            let mut s = spool.lock().expect("lock");
+            for i in 0..100 {
+                s.append(format!("{{\"late\":{i}}}").as_bytes())
+                    .expect("append");
+            }
+            appended_more = true;
+        }
+        if let Incoming::Records { records, .. } =
+            wait_for(&rx, "records", |i| matches!(i, Incoming::Records { .. }))
+        {
+            got += records.len() as u64;
+        }
+    }
+    assert_eq!(got, kept + 100);
+    // The sink saw everything; the last acks may still be on their way to the agent.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let s = spool.lock().expect("lock");
+        if s.acked() == s.last_seq() {
+            break;
+        }
+        drop(s);
+        assert!(std::time::Instant::now() < deadline, "acks did not arrive");
+        std::thread::yield_now();
+    }
+    stop.store(true, Ordering::Release);
+    runner.join().expect("thread").expect("run ended cleanly");
+    assert_eq!(spool.lock().expect("lock").counters().segments, 0);
+}
