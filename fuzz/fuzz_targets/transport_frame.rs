@@ -1,9 +1,12 @@
-//! The transport decoder on arbitrary bytes, fed whole and in chunks: it must never panic,
-//! and whatever it decodes must encode back to bytes that decode to the same frame.
+//! The transport's input parsers on arbitrary bytes: the frame decoder fed whole and in
+//! chunks, the qrexec socket header, and the `qubes.Log` line splitter. None may panic,
+//! and whatever the frame decoder accepts must encode back to the same frame.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use picket_transport::frame::{decode, Decoded, Decoder};
+use picket_transport::qubes_log::{line_to_event, LineSplitter};
+use picket_transport::source::parse_socket_header;
 
 fuzz_target!(|data: &[u8]| {
     let max = 4096;
@@ -14,15 +17,22 @@ fuzz_target!(|data: &[u8]| {
             other => panic!("re-decode failed: {other:?}"),
         }
     }
-    let mut d = Decoder::new(max);
     let step = 1 + data.first().copied().unwrap_or(0) as usize % 7;
+    let mut d = Decoder::new(max);
     for chunk in data.chunks(step) {
         d.push(chunk);
-        loop {
-            match d.next_frame() {
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            }
-        }
+        while let Ok(Some(_)) = d.next_frame() {}
+    }
+
+    let _ = parse_socket_header(data);
+
+    let mut splitter = LineSplitter::new();
+    let mut lines = Vec::new();
+    for chunk in data.chunks(step * 300) {
+        splitter.push(chunk, &mut lines);
+    }
+    for line in &lines {
+        assert!(line.bytes.len() <= picket_transport::qubes_log::MAX_LINE);
+        let _ = line_to_event(line);
     }
 });

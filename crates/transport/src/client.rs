@@ -294,6 +294,18 @@ impl QrexecClient {
     }
 }
 
+/// What a `qrexec-client-vm` exit status means, for the agent's log.
+pub fn describe_qrexec_exit(status: std::process::ExitStatus) -> &'static str {
+    match status.code() {
+        Some(0) => "the service finished",
+        Some(126) => "dom0's qrexec policy denied the call",
+        Some(127) => "the service does not exist in the target qube",
+        Some(125) => "qrexec failed (target qube down or unreachable)",
+        Some(_) => "the call failed",
+        None => "qrexec-client-vm was killed by a signal",
+    }
+}
+
 /// The agent over TCP with mutual TLS, pinned to the manager's certificate.
 pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 

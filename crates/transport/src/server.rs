@@ -446,6 +446,7 @@ impl Server {
             }
         };
         conn.set_read_timeout(Some(self.inner.config.idle_timeout))?;
+        conn.set_write_timeout(Some(self.inner.config.idle_timeout))?;
         match header.base_service() {
             EVENTS_SERVICE => self.serve_events_prefixed(header.source, conn, &rest),
             LOG_SERVICE => self.serve_qubes_log(header.source, conn, &rest),
@@ -493,6 +494,7 @@ impl Server {
     ) -> Result<(), LinkError> {
         let result = (|| {
             tcp.set_read_timeout(Some(self.inner.config.handshake_timeout))?;
+            tcp.set_write_timeout(Some(self.inner.config.handshake_timeout))?;
             tcp.set_nodelay(true)?;
             let mut conn = rustls::ServerConnection::new(tls)?;
             while conn.is_handshaking() {
@@ -509,6 +511,7 @@ impl Server {
             let source =
                 Source::new(&name, Via::Tls).map_err(|e| LinkError::Protocol(e.to_string()))?;
             tcp.set_read_timeout(Some(self.inner.config.idle_timeout))?;
+            tcp.set_write_timeout(Some(self.inner.config.idle_timeout))?;
             Ok((source, rustls::StreamOwned::new(conn, tcp)))
         })();
         match result {

@@ -414,6 +414,15 @@ impl Spool {
                 let mut hdr = [0u8; REC_HEADER];
                 reader.read_exact(&mut hdr).map_err(io_err(&seg.path))?;
                 let len = u32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
+                if len > self.config.max_record || offset + (REC_HEADER + len) as u64 > seg.bytes {
+                    return Err(SpoolError::Io {
+                        path: seg.path.clone(),
+                        source: io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("record at byte {offset} claims {len} bytes: segment changed under the spool"),
+                        ),
+                    });
+                }
                 if seq >= from && !out.is_empty() && bytes + len > max_bytes {
                     break;
                 }
