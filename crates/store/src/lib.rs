@@ -1,1 +1,336 @@
-//! picket-store: see the architecture notes; filled in by its issue.
+//! picket-store: the manager's event store, one SQLite file.
+//!
+//! Events stay EVE JSON in a text column, exactly as the sinks wrote them. The few values that
+//! identify a row or drive retention are real columns (`source`, `seq`, `part`, `ts`); every
+//! value a filter looks at (`event_type`, `alert.signature_id`, `alert.severity`,
+//! `picket.level`) is reached with `json_extract` through an expression index, so adding an
+//! EVE field never needs a schema change. The schema lives in numbered SQL files under
+//! `migrations/`, applied in order, each in its own transaction, with the version kept in
+//! `PRAGMA user_version`.
+//!
+//! **Durability.** The database runs in WAL mode with `synchronous=NORMAL` by default: a
+//! commit appends to the WAL with `write()` and returns, and the WAL is synced only at
+//! checkpoints. A killed process (`kill -9`, a panic) loses nothing that was committed, and
+//! the file never corrupts. A power cut or a killed VM can lose the last commits before the
+//! checkpoint, never consistency. `FULL` would sync the WAL on every commit, one fsync per
+//! batch; choose [`Durability::Full`] when an acknowledged batch must survive the VM being
+//! destroyed (qvm-kill), since the transport acknowledges after the commit.
+//!
+//! **Idempotence.** A row is keyed by `(source, seq, part)`: the authenticated sender, its
+//! sequence number, and 0 for the event itself or 1.. for alerts derived from it. Inserts are
+//! `INSERT OR IGNORE`, so a resend after a lost acknowledgement is counted as a duplicate and
+//! stored once.
+//!
+//! The store does not parse or analyse events; `picket-manager` does that and hands it
+//! [`Event`]s.
+
+mod data_dir;
+mod error;
+mod migrations;
+mod query;
+mod retention;
+mod sources;
+
+pub use data_dir::{default_data_dir, DATA_DIR_ENV, DB_FILE_NAME};
+pub use error::Error;
+pub use migrations::{Migration, MIGRATIONS};
+pub use query::{AlertQuery, StoredEvent, DEFAULT_LIMIT};
+pub use retention::{Retention, RetentionReport};
+pub use sources::SourceSeen;
+
+use picket_event::{EveMode, Event, Timestamp};
+use rusqlite::{Connection, OpenFlags, Transaction};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How hard a commit tries to reach the disk. See the crate notes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=NORMAL`: safe against a crashed process, not against power loss.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: every commit syncs the WAL.
+    Full,
+}
+
+/// Settings for opening a store; the defaults suit the manager.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub durability: Durability,
+    /// How long to wait on another connection's lock (a checkpoint, a reader upgrading)
+    /// before giving up with `SQLITE_BUSY`.
+    pub busy_timeout: Duration,
+    /// Page cache per connection, in KiB.
+    pub cache_kib: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::Normal,
+            busy_timeout: Duration::from_secs(5),
+            cache_kib: 16 * 1024,
+        }
+    }
+}
+
+/// An open event store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What one committed batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Rows that were new and are now stored.
+    pub inserted: u64,
+    /// Rows whose `(source, seq, part)` was already stored, so nothing was written.
+    pub duplicates: u64,
+}
+
+/// The size of the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreSize {
+    pub page_size: u64,
+    pub pages: u64,
+    pub free_pages: u64,
+    /// Bytes of the main file plus its WAL on disk.
+    pub file_bytes: u64,
+}
+
+impl StoreSize {
+    /// Bytes in pages that hold data (what retention by size counts).
+    pub fn used_bytes(&self) -> u64 {
+        self.pages.saturating_sub(self.free_pages) * self.page_size
+    }
+}
+
+impl Store {
+    /// Open or create the store at `path` and bring its schema up to date.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, Error> {
+        Store::open_with(path, &Options::default())
+    }
+
+    /// [`Store::open`] with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: &Options) -> Result<Store, Error> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, options)?;
+        // auto_vacuum only takes effect before the first table exists; incremental mode lets
+        // retention hand freed pages back to the file system without a full VACUUM.
+        let pages: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if pages == 0 {
+            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        }
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::NoWal { mode });
+        }
+        migrations::apply(&mut conn)?;
+        Ok(Store { conn, path })
+    }
+
+    /// Open an existing store for reading only (`picket alerts`). Never migrates: a schema
+    /// older or newer than this build knows is an error.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, Error> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            return Err(Error::Missing { path });
+        }
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        configure(&conn, &Options::default())?;
+        let found = migrations::version(&conn)?;
+        let known = migrations::latest();
+        if found != known {
+            return Err(Error::SchemaMismatch { found, known });
+        }
+        Ok(Store { conn, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<u32, Error> {
+        migrations::version(&self.conn)
+    }
+
+    /// Start a batch: every insert until [`Batch::commit`] is one transaction.
+    pub fn batch(&mut self) -> Result<Batch<'_>, Error> {
+        Ok(Batch {
+            tx: self.conn.transaction()?,
+            buffer: Vec::with_capacity(1024),
+            report: BatchReport::default(),
+        })
+    }
+
+    /// Store `events` from `source` in one transaction; each is `(seq, event)`.
+    pub fn insert_events<'e>(
+        &mut self,
+        source: &str,
+        events: impl IntoIterator<Item = (u64, &'e Event)>,
+    ) -> Result<BatchReport, Error> {
+        let mut batch = self.batch()?;
+        for (seq, event) in events {
+            batch.insert(source, seq, 0, event)?;
+        }
+        batch.commit()
+    }
+
+    /// Page counts and bytes on disk.
+    pub fn size(&self) -> Result<StoreSize, Error> {
+        let page_size: u64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let pages: u64 = self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let free_pages: u64 = self
+            .conn
+            .query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        let file = |suffix: &str| {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            std::fs::metadata(name).map(|m| m.len()).unwrap_or(0)
+        };
+        Ok(StoreSize {
+            page_size,
+            pages,
+            free_pages,
+            file_bytes: file("") + file("-wal"),
+        })
+    }
+
+    /// Number of stored rows (events and alerts).
+    pub fn count(&self) -> Result<u64, Error> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    /// Copy the WAL into the main file and truncate it.
+    pub fn checkpoint(&self) -> Result<(), Error> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// Refresh the planner's statistics for the filter indexes. Without them SQLite always
+    /// prefers the `event_type` equality over a range on level or severity, however
+    /// selective; with them (STAT4 samples, which a bounded `analysis_limit` would skip) it
+    /// picks the index that reads fewest rows. The alert indexes are partial and small; the
+    /// `event_type` index is one pass over an index of all rows. Each retention pass calls
+    /// this.
+    pub fn analyze(&self) -> Result<(), Error> {
+        self.conn.execute_batch(
+            "ANALYZE events_event_type; ANALYZE events_alert_signature_id; \
+             ANALYZE events_alert_severity; ANALYZE events_alert_level;",
+        )?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` or the problems SQLite found.
+    pub fn integrity_check(&self) -> Result<(), Error> {
+        let mut statement = self.conn.prepare("PRAGMA integrity_check")?;
+        let problems: Vec<String> = statement
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        if problems.len() == 1 && problems[0] == "ok" {
+            Ok(())
+        } else {
+            Err(Error::Corrupt {
+                problems: problems.join("; "),
+            })
+        }
+    }
+}
+
+fn configure(conn: &Connection, options: &Options) -> Result<(), Error> {
+    conn.busy_timeout(options.busy_timeout)?;
+    let synchronous = match options.durability {
+        Durability::Normal => "NORMAL",
+        Durability::Full => "FULL",
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "cache_size", -i64::from(options.cache_kib))?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Keep an idle WAL from staying at its high-water size after a burst.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    Ok(())
+}
+
+/// Inserts that commit together. Dropping a batch without committing rolls it back.
+#[derive(Debug)]
+pub struct Batch<'s> {
+    tx: Transaction<'s>,
+    buffer: Vec<u8>,
+    report: BatchReport,
+}
+
+impl Batch<'_> {
+    /// Store one event; `part` is 0 for an event as received and 1.. for alerts derived from
+    /// it. Returns whether it was new (false: already stored, nothing written).
+    pub fn insert(
+        &mut self,
+        source: &str,
+        seq: u64,
+        part: u32,
+        event: &Event,
+    ) -> Result<bool, Error> {
+        let mut buffer = std::mem::take(&mut self.buffer);
+        buffer.clear();
+        let written = event.write_eve(EveMode::Extended, &mut buffer);
+        let result = match written {
+            Ok(()) => match std::str::from_utf8(&buffer) {
+                Ok(eve) => self.insert_eve(source, seq, part, event.timestamp, eve),
+                Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
+            },
+            Err(error) => Err(Error::Encode(error.to_string())),
+        };
+        self.buffer = buffer;
+        result
+    }
+
+    /// Store an event that is already EVE JSON text. The text is trusted to be JSON: the
+    /// caller wrote it (a malformed row would only be skipped by queries' JSON functions).
+    pub fn insert_eve(
+        &mut self,
+        source: &str,
+        seq: u64,
+        part: u32,
+        timestamp: Timestamp,
+        eve: &str,
+    ) -> Result<bool, Error> {
+        let mut statement = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO events (source, seq, part, ts, eve) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        // The bit pattern keeps every u64 distinct in SQLite's signed integers.
+        let changed = statement.execute((source, seq as i64, part, timestamp.as_micros(), eve))?;
+        if changed == 1 {
+            self.report.inserted += 1;
+            Ok(true)
+        } else {
+            self.report.duplicates += 1;
+            Ok(false)
+        }
+    }
+
+    /// Record that `source` was heard from at `now` (the manager's clock) with `events` more
+    /// events; see [`Store::silent_sources`].
+    pub fn saw_source(&mut self, source: &str, now: Timestamp, events: u64) -> Result<(), Error> {
+        sources::saw(&self.tx, source, now, events)
+    }
+
+    /// What this batch has done so far.
+    pub fn report(&self) -> BatchReport {
+        self.report
+    }
+
+    /// Commit every insert of the batch at once.
+    pub fn commit(self) -> Result<BatchReport, Error> {
+        self.tx.commit()?;
+        Ok(self.report)
+    }
+}

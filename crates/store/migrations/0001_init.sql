@@ -1,0 +1,33 @@
+-- Events, kept as EVE JSON.
+--
+-- Only what identifies a row or drives retention is a real column. Everything a filter looks
+-- at stays inside the JSON and is reached through expression indexes, so a new EVE field
+-- never needs a schema change, and the stored text is exactly what sinks wrote.
+CREATE TABLE events (
+    -- Insert order: the cursor that `picket alerts --follow` resumes from.
+    id      INTEGER PRIMARY KEY,
+    -- The sender as the transport authenticated it, never as the payload claims.
+    source  TEXT    NOT NULL,
+    -- The sender's sequence number (u64 stored as its i64 bit pattern).
+    seq     INTEGER NOT NULL,
+    -- 0 for the event itself; 1, 2... for alerts the manager derived from it.
+    part    INTEGER NOT NULL DEFAULT 0,
+    -- Event time in microseconds since the epoch. Extracted because EVE timestamps carry a
+    -- UTC offset, so their text does not sort across senders in different zones.
+    ts      INTEGER NOT NULL,
+    eve     TEXT    NOT NULL,
+    -- At-least-once delivery resends; this makes the resend a no-op.
+    UNIQUE (source, seq, part)
+);
+
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_event_type ON events (json_extract(eve, '$.event_type'));
+
+-- Alert fields are indexed for alerts only: other rows would add NULL entries and cost an
+-- index insert each for nothing.
+CREATE INDEX events_alert_signature_id ON events (json_extract(eve, '$.alert.signature_id'))
+    WHERE json_extract(eve, '$.event_type') = 'alert';
+CREATE INDEX events_alert_severity ON events (json_extract(eve, '$.alert.severity'))
+    WHERE json_extract(eve, '$.event_type') = 'alert';
+CREATE INDEX events_alert_level ON events (json_extract(eve, '$.picket.level'))
+    WHERE json_extract(eve, '$.event_type') = 'alert';
