@@ -120,5 +120,68 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rate(n, secs),
         count.load(Ordering::Relaxed)
     );
+
+    // 100 agents at once, each with its own spool, into one server (counting sink).
+    let agents = 100u64;
+    let per_agent = 5_000u64;
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = count.clone();
+    let server = Server::new(ServerConfig::default(), move |i: Incoming| {
+        if let Incoming::Records { records, .. } = i {
+            counter.fetch_add(records.len() as u64, Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    let root = tempfile::tempdir()?;
+    let mut spools = Vec::new();
+    for a in 0..agents {
+        let mut s = Spool::open(
+            root.path().join(a.to_string()),
+            SpoolConfig::with_max_bytes(16 << 20),
+        )?;
+        for i in 0..per_agent {
+            s.append(&event(i))?;
+        }
+        spools.push(s);
+    }
+    let rss_before = vm_hwm_kib();
+    let t = Instant::now();
+    let mut threads = Vec::new();
+    for (a, mut spool) in spools.into_iter().enumerate() {
+        let (agent_end, manager_end) = UnixStream::pair()?;
+        let srv = server.clone();
+        let name = format!("agent-{a}");
+        let source = Source::new(&name, Via::Local)?;
+        threads.push(std::thread::spawn(move || {
+            let _ = srv.serve_events(source, manager_end);
+        }));
+        threads.push(std::thread::spawn(move || {
+            let mut link =
+                Link::handshake(agent_end, &mut spool, ClientConfig::new(name)).expect("hello");
+            link.drain(&mut spool).expect("drain");
+        }));
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "{agents} agents at once: {} records/s into one server, {} delivered; peak RSS {} MiB (before the flood {} MiB)",
+        rate(agents * per_agent, secs),
+        count.load(Ordering::Relaxed),
+        vm_hwm_kib() / 1024,
+        rss_before / 1024
+    );
     Ok(())
+}
+
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
