@@ -558,6 +558,27 @@ mod tests {
     }
 
     #[test]
+    fn batch_trailing_bytes_are_reserved_and_ignored() {
+        // A later version may append fields after the records.
+        let mut bytes = b"PCKT\x01\x02\x00\x00\x00\x14".to_vec();
+        bytes.extend_from_slice(&3u64.to_be_bytes());
+        bytes.extend_from_slice(&1u32.to_be_bytes());
+        bytes.extend_from_slice(b"\0\0\0\x01x");
+        bytes.extend_from_slice(b"new");
+        let Decoded::Frame { frame, consumed } = decode(&bytes, 1024, 0).expect("decodes") else {
+            panic!("incomplete")
+        };
+        assert_eq!(consumed, bytes.len());
+        assert_eq!(
+            frame,
+            Frame::Batch(Batch {
+                first_seq: 3,
+                records: vec![b"x".to_vec()]
+            })
+        );
+    }
+
+    #[test]
     fn decoder_is_poisoned_after_error() {
         let mut d = Decoder::default();
         d.push(b"nope");

@@ -54,7 +54,9 @@ pub fn run(args: Args) -> Result<i32> {
         return serve(&args, timeout);
     }
     let (Some(manager), Some(token), Some(pin)) = (&args.manager, &args.token, &args.pin) else {
-        bail!("give either --serve (on the manager) or --manager, --token and --pin (on the agent)");
+        bail!(
+            "give either --serve (on the manager) or --manager, --token and --pin (on the agent)"
+        );
     };
     let pin: Fingerprint = pin.parse().context("--pin")?;
     let name = match &args.name {
@@ -96,7 +98,10 @@ fn serve(args: &Args, timeout: Duration) -> Result<i32> {
     let wait = timeout;
     std::thread::spawn(move || {
         std::thread::sleep(wait);
-        eprintln!("picket: no agent enrolled within {}s; token withdrawn", wait.as_secs());
+        eprintln!(
+            "picket: no agent enrolled within {}s; token withdrawn",
+            wait.as_secs()
+        );
         std::process::exit(1);
     });
     let enrolled = tls::serve_enrollment(&listener, &identity, &allowlist, &token, 5, timeout)?;
