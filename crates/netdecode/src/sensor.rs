@@ -924,6 +924,9 @@ fn app_event(
     event: &AppEvent,
     host: Option<&str>,
 ) -> Event {
+    // Suricata writes DNS records in the direction of the packet (a response comes from
+    // the server) and other transactions in the direction of the flow (client first).
+    let dir = if event.event_type == "dns" { dir } else { ORIG };
     let mut e = envelope(flow, ts, event.event_type, dir, host);
     e.body = event.body.clone();
     e

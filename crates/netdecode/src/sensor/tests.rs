@@ -260,6 +260,10 @@ fn dns_over_udp_reaches_the_parser_with_the_flow_envelope() {
     assert!(!dns.is_empty(), "{events:#?}");
     let flow = only_flow(&events);
     assert_eq!(dns[0]["flow_id"], flow["flow_id"]);
+    assert_eq!(
+        dns[0]["src_ip"], "192.168.1.10",
+        "a query comes from the client"
+    );
     assert_eq!(dns[0]["community_id"], flow["community_id"]);
     assert_eq!(flow["app_proto"], "dns");
 }
