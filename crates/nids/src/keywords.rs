@@ -324,12 +324,20 @@ impl ByteTest {
         if a.len() < 4 {
             return Err(invalid("byte_test needs bytes, operator, value and offset"));
         }
-        let nbytes = parse_nbytes(a[0], 23)?;
+        // 0 is accepted here (with `string`), as Suricata does; checked below.
+        let nbytes = parse_nbytes(a[0], 23).or_else(|e| {
+            if a[0] == "0" {
+                Ok(Value::Num(0))
+            } else {
+                Err(e)
+            }
+        })?;
         let (negated, opstr) = match a[1].strip_prefix('!') {
             Some(r) => (true, r.trim()),
             None => (false, a[1]),
         };
         let op = match opstr {
+            "" if negated => ByteOp::Eq,
             "<" => ByteOp::Lt,
             ">" => ByteOp::Gt,
             "<=" => ByteOp::Le,
@@ -355,18 +363,16 @@ impl ByteTest {
             string: None,
             bitmask: None,
         };
-        let mut i = 4;
-        while i < a.len() {
-            match a[i] {
+        let mut string_flag = false;
+        let mut base = None;
+        for item in &a[4..] {
+            match *item {
                 "relative" => t.relative = true,
                 "big" => t.endian = Some(Endian::Big),
                 "little" => t.endian = Some(Endian::Little),
                 "dce" => t.endian = Some(Endian::Dce),
-                "string" => {
-                    t.string = Some(parse_base(a.get(i + 1))?);
-                    i += 1;
-                }
-                "hex" | "dec" | "oct" => t.string = Some(parse_base(Some(&a[i]))?),
+                "string" => string_flag = true,
+                "hex" | "dec" | "oct" => base = Some(parse_base(Some(item))?),
                 item => {
                     if let Some(m) = word_arg(item, "bitmask") {
                         t.bitmask = Some(parse_u64(m)?);
@@ -375,13 +381,17 @@ impl ByteTest {
                     }
                 }
             }
-            i += 1;
         }
-        if t.string.is_none() {
-            if let Value::Num(n) = t.nbytes {
-                if n > 8 {
-                    return Err(invalid("more than 8 bytes needs `string`"));
-                }
+        if base.is_some() && !string_flag {
+            return Err(invalid("a base (hex, dec, oct) needs `string`"));
+        }
+        if string_flag {
+            t.string = Some(base.unwrap_or(NumBase::Dec));
+        } else if let Value::Num(n) = t.nbytes {
+            if n == 0 || n > 8 {
+                return Err(invalid(format!(
+                    "number of bytes {n} is not in 1..=8 without `string`"
+                )));
             }
         }
         Ok(t)
@@ -571,7 +581,8 @@ fn pcre_buffer(c: char) -> Option<&'static str> {
         'U' => "http.uri",
         'I' => "http.uri.raw",
         'P' => "http.request_body",
-        'Q' => "http.response_body",
+        // Suricata maps `Q` (the old http_server_body) to file.data.
+        'Q' => "file.data",
         'H' => "http.header",
         'D' => "http.header.raw",
         'M' => "http.method",

@@ -44,28 +44,17 @@ pub(crate) fn split_options(body: &str, base: usize) -> Result<Vec<RawOption<'_>
             i += 1;
             continue;
         }
-        // value after ':'
+        // The value ends at the first `;` not escaped by a backslash. Quotes do not protect
+        // a `;` (Suricata's rule: `pcre:"/["']x/"` is legal, `msg:"a;b"` is not).
         i += 1;
         let value_start = i;
-        let mut in_quote = false;
-        let mut quote_at = 0;
         loop {
             if i >= bytes.len() {
-                if in_quote {
-                    return Err((base + quote_at, key, ErrorKind::UnterminatedString));
-                }
                 return Err((base + key_start, key, ErrorKind::MissingSemicolon));
             }
             match bytes[i] {
                 b'\\' => i += 2,
-                b'"' => {
-                    if !in_quote {
-                        quote_at = i;
-                    }
-                    in_quote = !in_quote;
-                    i += 1;
-                }
-                b';' if !in_quote => break,
+                b';' => break,
                 _ => i += 1,
             }
         }
@@ -180,11 +169,11 @@ mod tests {
 
     #[test]
     fn splits_with_quotes_and_escapes() {
-        let body = r#"msg:"a;b \"q\""; content:"x\;y"; nocase; sid:1;"#;
+        let body = r#"msg:"a\;b \"q\""; content:"x\;y"; nocase; sid:1;"#;
         let o = split_options(body, 0).unwrap();
         let keys: Vec<_> = o.iter().map(|x| x.key).collect();
         assert_eq!(keys, ["msg", "content", "nocase", "sid"]);
-        assert_eq!(o[0].value, Some(r#""a;b \"q\"""#));
+        assert_eq!(o[0].value, Some(r#""a\;b \"q\"""#));
         assert_eq!(o[1].value, Some(r#""x\;y""#));
         assert_eq!(o[2].value, None);
         assert_eq!(o[3].offset, body.find("sid").unwrap());
@@ -194,8 +183,13 @@ mod tests {
     fn missing_semicolon_and_unterminated_quote() {
         let e = split_options("msg:\"x\"; sid:1", 10).unwrap_err();
         assert_eq!((e.0, e.1, e.2), (19, "sid", ErrorKind::MissingSemicolon));
-        let e = split_options("msg:\"x; sid:1;", 0).unwrap_err();
-        assert_eq!((e.0, e.1, e.2), (4, "msg", ErrorKind::UnterminatedString));
+        // a quote does not protect `;`: the value is cut there and unquote() refuses it
+        let o = split_options("msg:\"x; sid:1;", 0).unwrap();
+        assert_eq!(o[0].value, Some("\"x"));
+        assert_eq!(
+            unquote(o[0].value.unwrap()),
+            Err(ErrorKind::UnterminatedString)
+        );
     }
 
     #[test]

@@ -696,13 +696,19 @@ fn apply_option(
         "pcre" => {
             let p = Pcre::parse(need(v)?)?;
             match p.buffer {
-                Some(buf) => {
-                    if b.current.0 != PAYLOAD && b.current.0 != buf {
+                // Under a sticky buffer the letter must agree with it; `Q` agrees with both
+                // file.data and http.response_body, which are the same HTTP body.
+                Some(buf) if b.current.0 != PAYLOAD => {
+                    let body = |x: &str| x == "file.data" || x == "http.response_body";
+                    if b.current.0 != buf && !(body(buf) && body(b.current.0)) {
                         return Err(ErrorKind::Conflict(format!(
                             "sticky buffer {}",
                             b.current.0
                         )));
                     }
+                    b.push(Match::Pcre(p));
+                }
+                Some(buf) => {
                     b.push_to(buf, &[], Match::Pcre(p));
                 }
                 None => {
@@ -925,14 +931,9 @@ fn apply_option(
             if v.is_some() && !matches!(t, "xor" | "pcrexform") {
                 return Err(ErrorKind::UnexpectedValue);
             }
-            // A transform after a content of this buffer would not apply to it.
+            // A transform after inspections of this buffer starts a new instance of the
+            // buffer: the earlier inspections keep seeing it untransformed.
             let cur = b.current.clone();
-            if b.buffers
-                .iter()
-                .any(|bm| bm.buffer == cur.0 && bm.transforms == cur.1 && !bm.matches.is_empty())
-            {
-                return Err(ErrorKind::Conflict("a content before the transform".into()));
-            }
             b.buffers.retain(|bm| {
                 !(bm.buffer == cur.0 && bm.transforms == cur.1 && bm.matches.is_empty())
             });
