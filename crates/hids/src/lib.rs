@@ -23,7 +23,10 @@ pub use engine::{Input, Limits, MatchedRule, Outcome, Ruleset, Session, SessionS
 pub use error::LoadError;
 pub use fields::Fields;
 pub use lists::CdbList;
-pub use load::{load_embedded, load_ruleset, EmbeddedFile};
+pub use load::{
+    load_embedded, load_ruleset, load_ruleset_with, ossec_stock_rule_files,
+    rule_includes_from_conf, EmbeddedFile, LoadOptions,
+};
 pub use predecode::{predecode, PreDecoded};
 pub use rules::Rule;
 

@@ -204,6 +204,54 @@ fn collect_lists(
 /// Load the rulesets rooted at `roots`, in order (later roots can overwrite rules of
 /// earlier ones).
 pub fn load_ruleset(roots: &[PathBuf]) -> Result<(Ruleset, LoadReport), LoadError> {
+    load_ruleset_with(roots, &LoadOptions::default())
+}
+
+/// How to pick the rule files of a ruleset root.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Load only these rule files, in this order, as an `ossec.conf` `<rules>` section
+    /// names them (see [`rule_includes_from_conf`]). `None` loads every file.
+    pub rule_files: Option<Vec<String>>,
+}
+
+/// The `<include>` (and `<rule_include>`) file names of an `ossec.conf`'s `<rules>`
+/// sections, in order. Commented-out includes are not included.
+pub fn rule_includes_from_conf(text: &str) -> Result<Vec<String>, crate::xml::XmlError> {
+    let roots = xml::parse(text)?;
+    let mut names = Vec::new();
+    fn walk(element: &xml::Element, inside_rules: bool, names: &mut Vec<String>) {
+        let here = inside_rules || element.name == "rules";
+        for child in &element.children {
+            if here && (child.name == "include" || child.name == "rule_include") {
+                let name = child.text.trim();
+                let base = name.rsplit('/').next().unwrap_or(name);
+                names.push(base.to_string());
+            } else {
+                walk(child, here, names);
+            }
+        }
+    }
+    for root in &roots {
+        walk(root, false, &mut names);
+    }
+    Ok(names)
+}
+
+/// OSSEC's stock `ossec.conf` rule includes, in order: what its own test runner loads.
+pub fn ossec_stock_rule_files() -> Vec<String> {
+    OSSEC_STOCK_ORDER
+        .iter()
+        .map(|s| s.to_string())
+        .chain(std::iter::once("local_rules.xml".to_string()))
+        .collect()
+}
+
+/// [`load_ruleset`] with options.
+pub fn load_ruleset_with(
+    roots: &[PathBuf],
+    options: &LoadOptions,
+) -> Result<(Ruleset, LoadReport), LoadError> {
     let mut sources = Vec::new();
     for root in roots {
         let mut found_decoders = false;
@@ -241,6 +289,16 @@ pub fn load_ruleset(roots: &[PathBuf]) -> Result<(Ruleset, LoadReport), LoadErro
         if rules_dir.is_dir() {
             let mut files = read_dir_sorted(&rules_dir, Some("xml"))?;
             rules_first(&mut files);
+            if let Some(wanted) = &options.rule_files {
+                let name_of = |p: &PathBuf| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                files.retain(|p| wanted.contains(&name_of(p)));
+                files.sort_by_key(|p| wanted.iter().position(|w| *w == name_of(p)));
+            }
             for path in files {
                 sources.push(Source {
                     kind: Kind::Rule,

@@ -7,11 +7,12 @@
 //! and the test fails if one drops below the best figure that has landed.
 
 use picket_event::Timestamp;
-use picket_hids::{load_ruleset, Input};
+use picket_hids::{load_ruleset_with, ossec_stock_rule_files, Input, LoadOptions};
 use std::path::PathBuf;
 
 /// Best pass counts that have landed; raise them when the engine improves.
-const OSSEC_BASELINE: usize = 251;
+const OSSEC_BASELINE: usize = 255;
+const OSSEC_ALL_FILES_BASELINE: usize = 251;
 const WAZUH_BASELINE: usize = 1483;
 
 fn corpus_root() -> Option<PathBuf> {
@@ -90,12 +91,13 @@ fn read_cases(path: &std::path::Path, percent_escapes: bool) -> Vec<Case> {
 
 /// Run the cases of one corpus; returns (passed, total, failure descriptions).
 pub fn run(
+    options: &LoadOptions,
     ruleset_root: PathBuf,
     cases_path: PathBuf,
     case_insensitive_decoder: bool,
     percent: bool,
 ) -> (usize, usize, Vec<String>) {
-    let (ruleset, report) = load_ruleset(&[ruleset_root]).expect("ruleset loads");
+    let (ruleset, report) = load_ruleset_with(&[ruleset_root], options).expect("ruleset loads");
     println!("{}", report.describe().lines().next().unwrap_or(""));
     let cases = read_cases(&cases_path, percent);
     let mut passed = 0;
@@ -178,22 +180,89 @@ fn report(name: &str, passed: usize, total: usize, failures: &[String], baseline
     );
 }
 
+/// Why picket fails the cases it fails, one line each. OSSEC 4.x fails the same six.
+const OSSEC_KNOWN_FAILURES: &[(&str, &str)] = &[
+    (
+        "Windows local interactive logon success - type 2",
+        "agent-forwarded Windows line ('(host) ip->WinEvtLog'): needs the manager's agent header parsing, not logtest's",
+    ),
+    (
+        "Snort alert fast format.",
+        "first-time-seen rule 20100 fires on a fresh session, as in OSSEC (whose runner fails it too)",
+    ),
+    (
+        "Snort drop fast format.",
+        "first-time-seen rule 20100 fires on a fresh session, as in OSSEC (whose runner fails it too)",
+    ),
+    (
+        "Blacklisted user agent (known malicious user agent).",
+        "rule order: 31101 (level 5, 4xx) sorts before 31508, as in OSSEC (whose runner fails it too)",
+    ),
+    (
+        "POST request received.",
+        "rule order: 31101 (level 5, 4xx) sorts before 31530, as in OSSEC (whose runner fails it too)",
+    ),
+];
+
+fn explain(failures: &[String], known: &[(&str, &str)]) {
+    for failure in failures {
+        let reason = known
+            .iter()
+            .find(|(section, _)| failure.contains(&format!("[{section}]")))
+            .map_or("not yet explained", |(_, why)| why);
+        println!(
+            "  reason: {} -> {reason}",
+            failure.split(" expect").next().unwrap_or(failure)
+        );
+    }
+}
+
+/// OSSEC's cases, with the rule files OSSEC's stock `ossec.conf` includes: the ruleset as
+/// OSSEC's own runner loads it.
 #[test]
 fn ossec_rule_tests() {
     let Some(root) = corpus_root() else { return };
+    let options = LoadOptions {
+        rule_files: Some(ossec_stock_rule_files()),
+    };
     let (passed, total, failures) = run(
+        &options,
         root.join("hids/ossec"),
         root.join("hids/ossec/cases.jsonl"),
         true,
         true,
     );
+    explain(&failures, OSSEC_KNOWN_FAILURES);
     report("ossec", passed, total, &failures, OSSEC_BASELINE);
+}
+
+/// The same cases with every rule file of the corpus loaded, including those the stock
+/// configuration leaves out. The doas cases expect no alert because OSSEC never loads
+/// `openbsd_rules.xml`; loading it, picket raises the doas alerts those cases rule out.
+#[test]
+fn ossec_rule_tests_all_files() {
+    let Some(root) = corpus_root() else { return };
+    let (passed, total, failures) = run(
+        &LoadOptions::default(),
+        root.join("hids/ossec"),
+        root.join("hids/ossec/cases.jsonl"),
+        true,
+        true,
+    );
+    report(
+        "ossec-all-files",
+        passed,
+        total,
+        &failures,
+        OSSEC_ALL_FILES_BASELINE,
+    );
 }
 
 #[test]
 fn wazuh_rule_tests() {
     let Some(root) = corpus_root() else { return };
     let (passed, total, failures) = run(
+        &LoadOptions::default(),
         root.join("hids/wazuh/as-tested"),
         root.join("hids/wazuh/cases.jsonl"),
         false,
@@ -207,7 +276,13 @@ fn wazuh_rule_tests() {
 #[test]
 fn picket_default_ruleset_cases() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-    let (passed, total, failures) = run(root.clone(), root.join("tests/cases.jsonl"), false, false);
+    let (passed, total, failures) = run(
+        &LoadOptions::default(),
+        root.clone(),
+        root.join("tests/cases.jsonl"),
+        false,
+        false,
+    );
     report("picket", passed, total, &failures, total);
     assert!(
         total >= 80,

@@ -13,6 +13,9 @@ pub struct Args {
     /// may overwrite rules of earlier ones. Default: picket's own embedded ruleset.
     #[arg(long = "ruleset", value_name = "DIR")]
     pub rulesets: Vec<PathBuf>,
+    /// Load only the rule files this `ossec.conf` includes, in its order (as OSSEC does).
+    #[arg(long, value_name = "FILE")]
+    pub ossec_conf: Option<PathBuf>,
     /// One JSON object per line instead of the phase-by-phase text.
     #[arg(long)]
     pub json: bool,
@@ -45,7 +48,7 @@ pub fn run(args: Args) -> Result<i32> {
             ))
         }
     };
-    let (ruleset, report) = ruleset::load(&args.rulesets)?;
+    let (ruleset, report) = ruleset::load_with_conf(&args.rulesets, args.ossec_conf.as_deref())?;
     eprintln!("picket logtest: {}", report.describe());
     let mut session = ruleset.session();
     let stdin = std::io::stdin();
