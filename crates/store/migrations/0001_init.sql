@@ -8,8 +8,11 @@ CREATE TABLE events (
     id      INTEGER PRIMARY KEY,
     -- The sender as the transport authenticated it, never as the payload claims.
     source  TEXT    NOT NULL,
-    -- The sender's sequence number (u64 stored as its i64 bit pattern).
-    seq     INTEGER NOT NULL,
+    -- The sender's spool epoch: a new epoch restarts its sequence numbers.
+    epoch   INTEGER NOT NULL DEFAULT 0,
+    -- The sender's sequence number (u64 stored as its i64 bit pattern). NULL for records
+    -- that have none (upstream qubes.Log lines), which therefore are never deduplicated.
+    seq     INTEGER,
     -- 0 for the event itself; 1, 2... for alerts the manager derived from it.
     part    INTEGER NOT NULL DEFAULT 0,
     -- Event time in microseconds since the epoch. Extracted because EVE timestamps carry a
@@ -17,7 +20,7 @@ CREATE TABLE events (
     ts      INTEGER NOT NULL,
     eve     TEXT    NOT NULL,
     -- At-least-once delivery resends; this makes the resend a no-op.
-    UNIQUE (source, seq, part)
+    UNIQUE (source, epoch, seq, part)
 );
 
 CREATE INDEX events_ts ON events (ts);

@@ -16,10 +16,11 @@
 //! batch; choose [`Durability::Full`] when an acknowledged batch must survive the VM being
 //! destroyed (qvm-kill), since the transport acknowledges after the commit.
 //!
-//! **Idempotence.** A row is keyed by `(source, seq, part)`: the authenticated sender, its
-//! sequence number, and 0 for the event itself or 1.. for alerts derived from it. Inserts are
-//! `INSERT OR IGNORE`, so a resend after a lost acknowledgement is counted as a duplicate and
-//! stored once.
+//! **Idempotence.** A row is keyed by `(source, epoch, seq, part)` ([`Key`]): the
+//! authenticated sender, its spool epoch and sequence number, and 0 for the event itself or
+//! 1.. for alerts derived from it. Inserts are `INSERT OR IGNORE`, so a resend after a lost
+//! acknowledgement is counted as a duplicate and stored once. The transport's own delivery
+//! state can be saved in the same transaction ([`Batch::save_delivery`]).
 //!
 //! The store does not parse or analyse events; `picket-manager` does that and hands it
 //! [`Event`]s.
@@ -81,12 +82,55 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// What identifies a stored row: `(source, epoch, seq, part)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key<'a> {
+    /// The sender, as the transport authenticated it.
+    pub source: &'a str,
+    /// The sender's spool epoch (0 when it has none).
+    pub epoch: u64,
+    /// The sender's sequence number; `None` for records without one, which are never
+    /// deduplicated.
+    pub seq: Option<u64>,
+    /// 0 for the event as received, 1.. for alerts derived from it.
+    pub part: u32,
+}
+
+impl<'a> Key<'a> {
+    /// Event `seq` of `source`, epoch 0, part 0.
+    pub fn new(source: &'a str, seq: u64) -> Self {
+        Key {
+            source,
+            epoch: 0,
+            seq: Some(seq),
+            part: 0,
+        }
+    }
+
+    /// The same key for part `part` (an alert derived from the event).
+    pub fn part(self, part: u32) -> Self {
+        Key { part, ..self }
+    }
+}
+
+/// The transport's per-source delivery state, kept with the records (it mirrors the
+/// transport's receiver state without depending on that crate).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryState {
+    pub source: String,
+    pub epoch: u64,
+    /// Highest sequence number stored.
+    pub stored: u64,
+    pub duplicates: u64,
+    pub gaps: u64,
+}
+
 /// What one committed batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchReport {
     /// Rows that were new and are now stored.
     pub inserted: u64,
-    /// Rows whose `(source, seq, part)` was already stored, so nothing was written.
+    /// Rows whose key was already stored, so nothing was written.
     pub duplicates: u64,
 }
 
@@ -178,7 +222,7 @@ impl Store {
     ) -> Result<BatchReport, Error> {
         let mut batch = self.batch()?;
         for (seq, event) in events {
-            batch.insert(source, seq, 0, event)?;
+            batch.insert(Key::new(source, seq), event)?;
         }
         batch.commit()
     }
@@ -201,6 +245,24 @@ impl Store {
             free_pages,
             file_bytes: file("") + file("-wal"),
         })
+    }
+
+    /// The delivery state saved for every source ([`Batch::save_delivery`]), for the
+    /// transport to restore at start.
+    pub fn delivery_states(&self) -> Result<Vec<DeliveryState>, Error> {
+        let mut statement = self.conn.prepare(
+            "SELECT source, epoch, stored, duplicates, gaps FROM delivery ORDER BY source",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(DeliveryState {
+                source: r.get(0)?,
+                epoch: r.get::<_, i64>(1)? as u64,
+                stored: r.get::<_, i64>(2)? as u64,
+                duplicates: r.get::<_, i64>(3)? as u64,
+                gaps: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Number of stored rows (events and alerts).
@@ -270,21 +332,15 @@ pub struct Batch<'s> {
 }
 
 impl Batch<'_> {
-    /// Store one event; `part` is 0 for an event as received and 1.. for alerts derived from
-    /// it. Returns whether it was new (false: already stored, nothing written).
-    pub fn insert(
-        &mut self,
-        source: &str,
-        seq: u64,
-        part: u32,
-        event: &Event,
-    ) -> Result<bool, Error> {
+    /// Store one event. Returns whether it was new (false: its key was already stored and
+    /// nothing was written).
+    pub fn insert(&mut self, key: Key<'_>, event: &Event) -> Result<bool, Error> {
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
         let written = event.write_eve(EveMode::Extended, &mut buffer);
         let result = match written {
             Ok(()) => match std::str::from_utf8(&buffer) {
-                Ok(eve) => self.insert_eve(source, seq, part, event.timestamp, eve),
+                Ok(eve) => self.insert_eve(key, event.timestamp, eve),
                 Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
             },
             Err(error) => Err(Error::Encode(error.to_string())),
@@ -297,17 +353,23 @@ impl Batch<'_> {
     /// caller wrote it (a malformed row would only be skipped by queries' JSON functions).
     pub fn insert_eve(
         &mut self,
-        source: &str,
-        seq: u64,
-        part: u32,
+        key: Key<'_>,
         timestamp: Timestamp,
         eve: &str,
     ) -> Result<bool, Error> {
         let mut statement = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (source, seq, part, ts, eve) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO events (source, epoch, seq, part, ts, eve) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
-        // The bit pattern keeps every u64 distinct in SQLite's signed integers.
-        let changed = statement.execute((source, seq as i64, part, timestamp.as_micros(), eve))?;
+        // Bit patterns keep every u64 distinct in SQLite's signed integers.
+        let changed = statement.execute((
+            key.source,
+            key.epoch as i64,
+            key.seq.map(|s| s as i64),
+            key.part,
+            timestamp.as_micros(),
+            eve,
+        ))?;
         if changed == 1 {
             self.report.inserted += 1;
             Ok(true)
@@ -315,6 +377,23 @@ impl Batch<'_> {
             self.report.duplicates += 1;
             Ok(false)
         }
+    }
+
+    /// Save the transport's delivery state for `state.source` with the records it
+    /// describes; see [`Store::delivery_states`].
+    pub fn save_delivery(&mut self, state: &DeliveryState) -> Result<(), Error> {
+        let mut statement = self.tx.prepare_cached(
+            "INSERT OR REPLACE INTO delivery (source, epoch, stored, duplicates, gaps) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        statement.execute((
+            &state.source,
+            state.epoch as i64,
+            state.stored as i64,
+            state.duplicates as i64,
+            state.gaps as i64,
+        ))?;
+        Ok(())
     }
 
     /// Record that `source` was heard from at `now` (the manager's clock) with `events` more

@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_sources.sql",
         sql: include_str!("../migrations/0002_sources.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_delivery.sql",
+        sql: include_str!("../migrations/0003_delivery.sql"),
+    },
 ];
 
 /// The schema version this build writes.

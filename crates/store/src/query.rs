@@ -37,7 +37,8 @@ pub struct StoredEvent {
     /// Insert order; pass the largest seen as [`AlertQuery::after_id`] to follow.
     pub id: i64,
     pub source: String,
-    pub seq: u64,
+    pub epoch: u64,
+    pub seq: Option<u64>,
     pub part: u32,
     pub timestamp: Timestamp,
     /// The EVE JSON text as stored.
@@ -49,7 +50,7 @@ impl AlertQuery {
     /// definitions (`migrations/0001_init.sql`), or SQLite would not use the indexes.
     fn to_sql(&self) -> (String, Vec<Value>) {
         let mut sql = String::from(
-            "SELECT id, source, seq, part, ts, eve FROM events \
+            "SELECT id, source, epoch, seq, part, ts, eve FROM events \
              WHERE json_extract(eve, '$.event_type') = 'alert'",
         );
         let mut params: Vec<Value> = Vec::new();
@@ -118,10 +119,11 @@ impl Store {
             Ok(StoredEvent {
                 id: row.get(0)?,
                 source: row.get(1)?,
-                seq: row.get::<_, i64>(2)? as u64,
-                part: row.get(3)?,
-                timestamp: Timestamp::from_micros(row.get(4)?),
-                eve: row.get(5)?,
+                epoch: row.get::<_, i64>(2)? as u64,
+                seq: row.get::<_, Option<i64>>(3)?.map(|s| s as u64),
+                part: row.get(4)?,
+                timestamp: Timestamp::from_micros(row.get(5)?),
+                eve: row.get(6)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

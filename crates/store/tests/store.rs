@@ -1,7 +1,7 @@
 //! The store against a real SQLite file in a temporary directory.
 
 use picket_event::{Alert, Event, Timestamp};
-use picket_store::{AlertQuery, Retention, Store, MIGRATIONS};
+use picket_store::{AlertQuery, DeliveryState, Key, Retention, Store, MIGRATIONS};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -118,14 +118,30 @@ fn duplicate_source_and_sequence_is_stored_once() {
     assert_eq!(other.inserted, 1);
     // An alert derived from event 3 is a separate part of the same key.
     let mut batch = store.batch().expect("batch");
+    let alert_key = Key::new("work", 3).part(1);
     assert!(batch
-        .insert("work", 3, 1, &alert_event(T0, 5716, 5, "x"))
+        .insert(alert_key, &alert_event(T0, 5716, 5, "x"))
         .expect("alert"));
     assert!(!batch
-        .insert("work", 3, 1, &alert_event(T0, 5716, 5, "x"))
+        .insert(alert_key, &alert_event(T0, 5716, 5, "x"))
         .expect("alert again"));
+    // A new spool epoch restarts the numbering: seq 3 again is a new event.
+    let new_epoch = Key {
+        epoch: 2,
+        ..Key::new("work", 3)
+    };
+    assert!(batch.insert(new_epoch, &events[0]).expect("new epoch"));
+    // Records without sequence numbers (qubes.Log lines) are all kept.
+    let unsequenced = Key {
+        seq: None,
+        ..Key::new("work", 0)
+    };
+    assert!(batch.insert(unsequenced, &events[0]).expect("line"));
+    assert!(batch
+        .insert(unsequenced, &events[0])
+        .expect("same line again"));
     batch.commit().expect("commit");
-    assert_eq!(store.count().expect("count"), 17);
+    assert_eq!(store.count().expect("count"), 20);
     // u64 sequence numbers above i64::MAX stay distinct.
     let high = store
         .insert_events("work", [(u64::MAX, &events[0]), (u64::MAX - 1, &events[1])])
@@ -140,7 +156,7 @@ fn uncommitted_batch_is_rolled_back() {
     {
         let mut batch = store.batch().expect("batch");
         batch
-            .insert("work", 1, 0, &log_event(T0, "lost"))
+            .insert(Key::new("work", 1), &log_event(T0, "lost"))
             .expect("insert");
     }
     assert_eq!(store.count().expect("count"), 0);
@@ -156,7 +172,7 @@ fn filled(path: &std::path::Path, n: u64) -> Store {
         } else {
             log_event(T0 + i as i64, &padding)
         };
-        batch.insert("work", i, 0, &event).expect("insert");
+        batch.insert(Key::new("work", i), &event).expect("insert");
     }
     batch.commit().expect("commit");
     store
@@ -197,7 +213,7 @@ fn retention_by_size_shrinks_the_file() {
             ..AlertQuery::default()
         })
         .expect("query");
-    assert_eq!(newest[0].seq, 39_990);
+    assert_eq!(newest[0].seq, Some(39_990));
     store.integrity_check().expect("intact");
     // Under the limit nothing more is deleted.
     let again = store
@@ -299,17 +315,21 @@ fn time_source_and_text_filters() {
     let mut batch = store.batch().expect("batch");
     batch
         .insert(
-            "work",
-            1,
-            0,
+            Key::new("work", 1),
             &alert_event(T0, 1, 5, "sshd brute force 100%"),
         )
         .expect("a");
     batch
-        .insert("vault", 1, 0, &alert_event(T0 + 60, 2, 5, "sudo to root"))
+        .insert(
+            Key::new("vault", 1),
+            &alert_event(T0 + 60, 2, 5, "sudo to root"),
+        )
         .expect("b");
     batch
-        .insert("work", 2, 0, &alert_event(T0 + 120, 3, 5, "sshd_login"))
+        .insert(
+            Key::new("work", 2),
+            &alert_event(T0 + 120, 3, 5, "sshd_login"),
+        )
         .expect("c");
     batch.commit().expect("commit");
     let ids = |query: AlertQuery| -> Vec<u64> {
@@ -454,9 +474,16 @@ fn kill9_child_writer() {
         let mut batch = store.batch().expect("batch");
         for i in 0..BATCH {
             batch
-                .insert("work", batch_number * BATCH + i, 0, &event)
+                .insert(Key::new("work", batch_number * BATCH + i), &event)
                 .expect("insert");
         }
+        batch
+            .save_delivery(&DeliveryState {
+                source: "work".into(),
+                stored: (batch_number + 1) * BATCH - 1,
+                ..DeliveryState::default()
+            })
+            .expect("delivery state");
         batch.commit().expect("commit");
         use std::io::Write;
         let mut out = std::io::stdout().lock();
