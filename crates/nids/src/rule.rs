@@ -450,7 +450,7 @@ fn parse_header(h: &str, rt: &RuleText) -> Result<Header, RuleError> {
     })
 }
 
-fn need<'a>(v: Option<&'a str>) -> Result<&'a str, ErrorKind> {
+fn need(v: Option<&str>) -> Result<&str, ErrorKind> {
     match v {
         Some(s) if !s.is_empty() => Ok(s),
         _ => Err(ErrorKind::MissingValue),

@@ -144,7 +144,7 @@ fn every_suricata_verify_rules_file_loads_without_panic() {
         let mut one = Ruleset::new(LoadOptions::default());
         one.add_source(&f.display().to_string(), &String::from_utf8_lossy(&bytes));
         set.disabled += one.disabled;
-        set.sources.extend(one.sources.drain(..));
+        set.sources.append(&mut one.sources);
         let base = set.sources.len() - 1;
         set.rules.extend(one.rules.into_iter().map(|mut r| {
             r.source = base;
