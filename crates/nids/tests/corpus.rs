@@ -120,6 +120,26 @@ fn et_open_loads_at_least_the_reached_share() {
         "enabled rule count of ET Open changed"
     );
     assert_eq!(round_trip(&set), 0, "parse(render(rule)) != rule");
+
+    let started = Instant::now();
+    let prefilter = picket_nids::prefilter::Prefilter::build(&set.rules).expect("prefilter builds");
+    let s = prefilter.stats();
+    println!(
+        "et-open prefilter: {} groups, {} automata, {} rules with a fast pattern, {} without, built in {:.3} s",
+        s.groups,
+        s.automata,
+        s.with_fast_pattern,
+        s.without_fast_pattern,
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        s.with_fast_pattern + s.without_fast_pattern,
+        set.rules.len()
+    );
+    assert!(
+        s.with_fast_pattern * 100 >= set.rules.len() * 95,
+        "most ET Open rules have a fast pattern"
+    );
 }
 
 #[test]
