@@ -58,6 +58,36 @@ pub struct Ruleset {
     /// literals are all absent are decided without running their pattern.
     prefilter: Option<aho_corasick::AhoCorasick>,
     literal_count: usize,
+    /// For each window: the rules that search it.
+    window_searchers: Vec<Vec<usize>>,
+    /// For each window: whether some searcher walks the whole window (it has no `same_*`
+    /// key to index by), so the full list must be kept.
+    window_needs_full: Vec<bool>,
+}
+
+/// What a frequency rule's `same_*` options (and, unless `global_frequency`, the source)
+/// require to be equal. Events are indexed by it, so a search visits only candidates.
+fn correlation_key(rule: &Rule, agent: &str, location: &str, fields: &Fields) -> Option<String> {
+    let mut key = String::new();
+    if !rule.global_frequency {
+        key.push_str(agent);
+    }
+    for correlate in &rule.same {
+        key.push('\u{1f}');
+        match correlate {
+            Correlate::Field(name) => key.push_str(fields.get_canonical(name)?),
+            Correlate::Agent => key.push_str(agent),
+            Correlate::Location => key.push_str(location),
+        }
+    }
+    Some(key)
+}
+
+/// A frequency rule's window, indexed by its correlation key.
+#[derive(Debug, Default)]
+struct KeyedWindow {
+    by_key: HashMap<String, VecDeque<Arc<Stored>>>,
+    entries: usize,
 }
 
 impl Ruleset {
@@ -96,6 +126,16 @@ impl Ruleset {
                 }
             }
         }
+        let mut window_searchers = vec![Vec::new(); window_timeframe.len()];
+        let mut window_needs_full = vec![false; window_timeframe.len()];
+        for (index, window) in searches.iter().enumerate() {
+            if let Some(window) = window {
+                window_searchers[*window].push(index);
+                if rules.rules[index].same.is_empty() {
+                    window_needs_full[*window] = true;
+                }
+            }
+        }
         Ruleset {
             decoders,
             rules,
@@ -106,6 +146,8 @@ impl Ruleset {
             window_timeframe,
             prefilter,
             literal_count,
+            window_searchers,
+            window_needs_full,
         }
     }
 
@@ -124,6 +166,7 @@ impl Ruleset {
             stats: SessionStats::default(),
             program_cache: HashMap::new(),
             literal_seen: vec![0; self.literal_count],
+            keyed: HashMap::new(),
             generation: 0,
             scanned: false,
         }
@@ -239,6 +282,8 @@ pub struct Session<'r> {
     stats: SessionStats,
     /// Program name to the decoders that apply to it; bounded by [`PROGRAM_CACHE_MAX`].
     program_cache: HashMap<String, Arc<[u32]>>,
+    /// Per frequency rule with `same_*` options: its window indexed by correlation key.
+    keyed: HashMap<usize, KeyedWindow>,
     /// `literal_seen[i] == generation` when literal `i` occurs in the current log.
     literal_seen: Vec<u32>,
     generation: u32,
@@ -533,17 +578,64 @@ impl Session<'_> {
             fields: fields.clone(),
             matched: AtomicU32::new(view.matched),
         });
+        let now = view.time.as_secs();
         for window in targets {
-            let horizon = view.time.as_secs() - i64::from(ruleset.window_timeframe[window]);
-            let list = &mut self.windows[window];
-            while list.front().is_some_and(|e| e.time < horizon) {
-                list.pop_front();
+            let horizon = now - i64::from(ruleset.window_timeframe[window]);
+            if ruleset.window_needs_full[window] {
+                let list = &mut self.windows[window];
+                while list.front().is_some_and(|e| e.time < horizon) {
+                    list.pop_front();
+                }
+                if list.len() >= self.limits.max_window_events {
+                    list.pop_front();
+                    self.stats.window_evictions += 1;
+                }
+                list.push_back(Arc::clone(&stored));
             }
-            if list.len() >= self.limits.max_window_events {
-                list.pop_front();
-                self.stats.window_evictions += 1;
+            for &searcher in &ruleset.window_searchers[window] {
+                let rule = &ruleset.rules.rules[searcher];
+                if rule.same.is_empty() {
+                    continue;
+                }
+                let Some(key) = correlation_key(rule, view.agent, view.location, fields) else {
+                    continue;
+                };
+                let horizon = now - i64::from(rule.timeframe);
+                let keyed = self.keyed.entry(searcher).or_default();
+                if keyed.entries >= self.limits.max_window_events {
+                    // Drop what has aged out everywhere, then, if still full, the oldest.
+                    let before = keyed.entries;
+                    keyed.by_key.retain(|_, list| {
+                        while list.front().is_some_and(|e| e.time < horizon) {
+                            list.pop_front();
+                        }
+                        !list.is_empty()
+                    });
+                    keyed.entries = keyed.by_key.values().map(VecDeque::len).sum();
+                    if keyed.entries >= self.limits.max_window_events {
+                        let oldest = keyed
+                            .by_key
+                            .iter()
+                            .filter_map(|(k, l)| l.front().map(|e| (e.time, k.clone())))
+                            .min();
+                        if let Some((_, k)) = oldest {
+                            if let Some(list) = keyed.by_key.get_mut(&k) {
+                                list.pop_front();
+                                keyed.entries -= 1;
+                                self.stats.window_evictions += 1;
+                            }
+                        }
+                    }
+                    let _ = before;
+                }
+                let list = keyed.by_key.entry(key).or_default();
+                while list.front().is_some_and(|e| e.time < horizon) {
+                    list.pop_front();
+                    keyed.entries -= 1;
+                }
+                list.push_back(Arc::clone(&stored));
+                keyed.entries += 1;
             }
-            list.push_back(Arc::clone(&stored));
         }
     }
 
@@ -730,7 +822,19 @@ impl Session<'_> {
         let needed = rule.frequency.map_or(0, |f| f.saturating_sub(2));
         let mut count = 0u32;
         let mut most_recent: Option<Arc<Stored>> = None;
-        for stored in self.windows[window].iter().rev() {
+        let candidates = if rule.same.is_empty() {
+            Some(&self.windows[window])
+        } else {
+            // Only events with the same correlation key can pass the `same_*` tests below.
+            match correlation_key(rule, view.agent, view.location, view.fields) {
+                Some(key) => self.keyed.get(&index).and_then(|k| k.by_key.get(&key)),
+                None => return false,
+            }
+        };
+        let Some(candidates) = candidates else {
+            return false;
+        };
+        for stored in candidates.iter().rev() {
             if now - stored.time > i64::from(rule.timeframe) {
                 return false;
             }
