@@ -12,6 +12,8 @@ use std::time::Instant;
 pub enum BenchCommand {
     /// Host log analysis: lines per CPU-second and peak memory.
     Hids(HidsArgs),
+    /// File integrity: baseline and full check of a tree, time and peak memory of each.
+    Fim(FimArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -28,6 +30,7 @@ pub struct HidsArgs {
 pub fn run(command: BenchCommand) -> Result<i32> {
     match command {
         BenchCommand::Hids(args) => hids(args),
+        BenchCommand::Fim(args) => fim(args),
     }
 }
 
@@ -117,6 +120,136 @@ fn hids(args: HidsArgs) -> Result<i32> {
     );
     for (at, rss) in checkpoints {
         println!("    peak RSS after {at} lines: {rss} KiB");
+    }
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FimArgs {
+    /// Tree to baseline and check (for example one made by
+    /// shared/tools/gen_fim_tree.py DIR -n 100000).
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Where the baseline database is written and read back (default: a temporary file).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Run one phase in this process only: `baseline` writes the database, `check` reads it
+    /// and checks the tree (so a tree can be mutated in between). Without it both run, each
+    /// in its own child process, so that each peak RSS is its own.
+    #[arg(long, value_parser = ["baseline", "check"])]
+    pub phase: Option<String>,
+    /// Hashing threads (default: CPU count, at most 4).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// AIDE 0.18.3 on 100,000 files, from shared/docs/anchors.md: (seconds, MB) for the baseline
+/// and the lower, harder end of the check's range.
+const AIDE_BASELINE: (f64, f64) = (6.0, 92.0);
+const AIDE_CHECK: (f64, f64) = (24.0, 64.0);
+
+fn fim(args: FimArgs) -> Result<i32> {
+    use picket_hostsrc::fim::baseline::Baseline;
+    let mut config = picket_hostsrc::fim::FimConfig {
+        paths: vec![args.root.clone()],
+        ignore: Vec::new(),
+        threads: args.threads,
+        ..Default::default()
+    };
+    config.realtime = false;
+    let scope = config.scope()?;
+    let Some(phase) = args.phase.as_deref() else {
+        return fim_both_phases(&args);
+    };
+    let db = args
+        .db
+        .clone()
+        .context("--phase needs --db, the baseline database to write or read")?;
+    let cpu_start = cpu_seconds().unwrap_or(0.0);
+    let wall = Instant::now();
+    let (entries, hashed, changes) = if phase == "baseline" {
+        let (baseline, stats) = Baseline::build(&scope, &mut |_| {});
+        let file =
+            std::fs::File::create(&db).with_context(|| format!("creating {}", db.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        baseline
+            .write_to(&mut out)
+            .and_then(|_| std::io::Write::flush(&mut out))
+            .with_context(|| format!("writing {}", db.display()))?;
+        (stats.entries, stats.hashed, String::new())
+    } else {
+        let file = std::fs::File::open(&db).with_context(|| format!("opening {}", db.display()))?;
+        let mut baseline = Baseline::read_from(&mut std::io::BufReader::new(file))
+            .with_context(|| format!("{} is not a picket FIM baseline", db.display()))?;
+        let stats = baseline.check(&scope, &mut |_| {}, &mut |_| {});
+        let changes = format!(
+            "\"added\":{},\"removed\":{},\"modified\":{},",
+            stats.added, stats.removed, stats.modified
+        );
+        (stats.entries, stats.hashed, changes)
+    };
+    let elapsed = wall.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().unwrap_or(0.0) - cpu_start;
+    // One JSON line, read by the parent when both phases run.
+    println!(
+        "{{\"phase\":\"{phase}\",\"entries\":{entries},\"hashed\":{hashed},{changes}\"seconds\":{elapsed:.3},\"cpu_seconds\":{cpu:.2},\"peak_rss_kib\":{}}}",
+        peak_rss_kib().unwrap_or(0)
+    );
+    Ok(0)
+}
+
+fn fim_both_phases(args: &FimArgs) -> Result<i32> {
+    let tmp;
+    let db = match &args.db {
+        Some(db) => db.clone(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("picket-bench-fim-{}.db", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let exe = std::env::current_exe().context("finding picket's own executable")?;
+    println!("fim bench: {}", args.root.display());
+    for (phase, aide) in [("baseline", AIDE_BASELINE), ("check", AIDE_CHECK)] {
+        let mut command = std::process::Command::new(&exe);
+        command.args(["bench", "fim", "--phase", phase, "--root"]);
+        // As `picket agent` runs: mimalloc without transparent huge pages, which would make
+        // every touched 2 MiB of heap resident.
+        command.env("MIMALLOC_ALLOW_THP", "0");
+        command.arg(&args.root).arg("--db").arg(&db);
+        if let Some(t) = args.threads {
+            command.arg("--threads").arg(t.to_string());
+        }
+        let output = command.output().context("running a bench phase")?;
+        if !output.status.success() {
+            bail!(
+                "{phase} phase failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+            .with_context(|| format!("reading the {phase} phase's report"))?;
+        let seconds = report["seconds"].as_f64().unwrap_or(f64::NAN);
+        let mb = report["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) * 1024.0 / 1e6;
+        println!(
+            "  {phase:<8} {} entries ({} hashed): {seconds:.2} s wall, {} s CPU, peak RSS {mb:.1} MB",
+            report["entries"], report["hashed"], report["cpu_seconds"]
+        );
+        if phase == "check" {
+            println!(
+                "           changes: {} added, {} removed, {} modified",
+                report["added"], report["removed"], report["modified"]
+            );
+        }
+        println!(
+            "           vs AIDE {:.1} s / {:.0} MB: {:.1}x faster, {:.1}x less memory",
+            aide.0,
+            aide.1,
+            aide.0 / seconds,
+            aide.1 / mb
+        );
+    }
+    if args.db.is_none() {
+        let _ = std::fs::remove_file(&db);
     }
     Ok(0)
 }
