@@ -1,0 +1,296 @@
+use picket_event::{Alert, Event, Timestamp};
+use picket_hids::{Input, Limits, Outcome, Ruleset, Session};
+use picket_store::{Key, Store};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// What ingest can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The store refused the batch; nothing of it was committed, so the transport must not
+    /// acknowledge it.
+    #[error(transparent)]
+    Store(#[from] picket_store::Error),
+}
+
+/// One received record: the sender's sequence number (`None` when the protocol has none,
+/// as with upstream `qubes.Log` lines) and the event.
+#[derive(Debug, Clone)]
+pub struct Sequenced {
+    pub seq: Option<u64>,
+    pub event: Event,
+}
+
+/// Limits of the ingest path.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestConfig {
+    /// Host-engine sessions kept at once (one per source). Past this, the least recently
+    /// used source loses its correlation state.
+    pub max_sessions: usize,
+    /// Per-session limits of the host engine.
+    pub session_limits: Limits,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_sessions: 1024,
+            session_limits: Limits::default(),
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    /// Events in the batch.
+    pub received: u64,
+    /// Events newly stored.
+    pub stored: u64,
+    /// Events already stored (resends), neither stored nor analysed again.
+    pub duplicates: u64,
+    /// Events run through the host engine.
+    pub analysed: u64,
+    /// Alerts raised and stored.
+    pub alerts: u64,
+    /// Events whose payload named a host other than the authenticated source (the claim is
+    /// kept as `picket.claimed_host`; `host` is set to the source).
+    pub host_mismatches: u64,
+}
+
+/// Totals since start, including the session limit being hit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounters {
+    pub batches: u64,
+    pub received: u64,
+    pub stored: u64,
+    pub duplicates: u64,
+    pub analysed: u64,
+    pub alerts: u64,
+    pub host_mismatches: u64,
+    /// Sessions dropped to make room for a new source ([`IngestConfig::max_sessions`]).
+    pub sessions_evicted: u64,
+}
+
+struct Slot<'r> {
+    session: Session<'r>,
+    last_used: u64,
+}
+
+/// The manager's ingest path; see the crate notes.
+pub struct Ingest<'r> {
+    ruleset: &'r Ruleset,
+    config: IngestConfig,
+    sessions: HashMap<String, Slot<'r>>,
+    clock: u64,
+    counters: IngestCounters,
+}
+
+impl std::fmt::Debug for Ingest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest")
+            .field("config", &self.config)
+            .field("sessions", &self.sessions.len())
+            .field("counters", &self.counters)
+            .finish()
+    }
+}
+
+impl<'r> Ingest<'r> {
+    pub fn new(ruleset: &'r Ruleset, config: IngestConfig) -> Self {
+        Ingest {
+            ruleset,
+            config,
+            sessions: HashMap::new(),
+            clock: 0,
+            counters: IngestCounters::default(),
+        }
+    }
+
+    pub fn counters(&self) -> IngestCounters {
+        self.counters
+    }
+
+    /// Sources that currently have a session.
+    pub fn sessions(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Store and analyse one batch from `source` (as the transport authenticated it; spool
+    /// `epoch`, 0 when unknown), received at `received` on the manager's clock. Everything
+    /// commits together: on error nothing is stored, and the batch must not be acknowledged.
+    pub fn ingest(
+        &mut self,
+        store: &mut Store,
+        source: &str,
+        epoch: u64,
+        batch: impl IntoIterator<Item = Sequenced>,
+        received: Timestamp,
+    ) -> Result<IngestReport, Error> {
+        let mut report = IngestReport::default();
+        let session = self.session(source);
+        let mut tx = store.batch()?;
+        for Sequenced { seq, mut event } in batch {
+            report.received += 1;
+            if event.host.as_deref() != Some(source) {
+                if let Some(claimed) = event.host.take() {
+                    report.host_mismatches += 1;
+                    event
+                        .picket
+                        .insert("claimed_host".into(), Value::from(claimed));
+                }
+                event.host = Some(source.to_string());
+            }
+            let key = Key {
+                source,
+                epoch,
+                seq,
+                part: 0,
+            };
+            if !tx.insert(key, &event)? {
+                report.duplicates += 1;
+                continue;
+            }
+            report.stored += 1;
+            let Some((line, location)) = analysed_line(&event) else {
+                continue;
+            };
+            report.analysed += 1;
+            let outcome = session.process(Input {
+                line: &line,
+                location: &location,
+                agent: source,
+                default_hostname: source,
+                time: event.timestamp,
+            });
+            if let Some(alert) = alert_event(&outcome, &event) {
+                tx.insert(key.part(1), &alert)?;
+                report.alerts += 1;
+            }
+        }
+        tx.saw_source(source, received, report.received)?;
+        tx.commit()?;
+        let c = &mut self.counters;
+        c.batches += 1;
+        c.received += report.received;
+        c.stored += report.stored;
+        c.duplicates += report.duplicates;
+        c.analysed += report.analysed;
+        c.alerts += report.alerts;
+        c.host_mismatches += report.host_mismatches;
+        Ok(report)
+    }
+
+    /// The session of `source`, made (and room made for it) if needed.
+    fn session(&mut self, source: &str) -> &mut Session<'r> {
+        self.clock += 1;
+        let now = self.clock;
+        if !self.sessions.contains_key(source) {
+            if self.sessions.len() >= self.config.max_sessions.max(1) {
+                let oldest = self
+                    .sessions
+                    .iter()
+                    .min_by_key(|(_, slot)| slot.last_used)
+                    .map(|(name, _)| name.clone());
+                if let Some(oldest) = oldest {
+                    self.sessions.remove(&oldest);
+                    self.counters.sessions_evicted += 1;
+                }
+            }
+            let session = self.ruleset.session_with_limits(self.config.session_limits);
+            self.sessions.insert(
+                source.to_string(),
+                Slot {
+                    session,
+                    last_used: now,
+                },
+            );
+        }
+        let slot = self
+            .sessions
+            .get_mut(source)
+            .expect("inserted above when missing");
+        slot.last_used = now;
+        &mut slot.session
+    }
+}
+
+/// The line and location the host engine sees for `event`, if it analyses this kind.
+///
+/// A `log` event carries its line in `log.line` (or `log.message`), and where it was read
+/// in `log.path` or `log.location`. A `fim` change (`fim.action`, `fim.path`) becomes the
+/// `picket-fim: <change>: <path>` syslog line that the default ruleset's FIM decoder reads.
+pub fn analysed_line(event: &Event) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
+    let body = &event.body;
+    let text = |key: &str| body.get(key).and_then(Value::as_str);
+    match event.event_type.as_str() {
+        "log" => {
+            let line = match body {
+                Value::String(line) => line.as_str(),
+                _ => text("line").or_else(|| text("message"))?,
+            };
+            let location = text("location").or_else(|| text("path")).unwrap_or("log");
+            Some((Cow::Borrowed(line), Cow::Borrowed(location)))
+        }
+        "fim" => {
+            let path = text("path")?;
+            let change = match text("action")? {
+                "removed" | "deleted" => "deleted",
+                "added" => "added",
+                "modified" => "modified",
+                _ => return None,
+            };
+            let c = event.timestamp.civil();
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let month = MONTHS[(c.month.clamp(1, 12) - 1) as usize];
+            let host = event.host.as_deref().unwrap_or("localhost");
+            let line = format!(
+                "{month} {:>2} {:02}:{:02}:{:02} {host} picket-fim: {change}: {path}",
+                c.day, c.hour, c.minute, c.second
+            );
+            Some((Cow::Owned(line), Cow::Borrowed("fim")))
+        }
+        _ => None,
+    }
+}
+
+/// The EVE `alert` event for an outcome that raises one, built as `picket demo` builds it,
+/// plus the analysed line and decoder under `picket`.
+fn alert_event(outcome: &Outcome, cause: &Event) -> Option<Event> {
+    let rule = outcome.rule.as_ref().filter(|_| outcome.alert)?;
+    let alert = Alert {
+        engine: "hids".into(),
+        signature_id: u64::from(rule.id),
+        rev: 1,
+        signature: rule.description.clone(),
+        category: rule.groups.join(","),
+        severity: Alert::severity_from_level(rule.level),
+        level: Some(rule.level),
+        groups: rule.groups.clone(),
+        mitre: rule.mitre.clone(),
+    };
+    let mut event = alert.into_event(cause);
+    if event.endpoints.src_ip.is_none() {
+        event.endpoints.src_ip = outcome.fields.get("srcip").map(str::to_string);
+    }
+    event
+        .picket
+        .insert("full_log".into(), Value::from(outcome.full_log.clone()));
+    event
+        .picket
+        .insert("location".into(), Value::from(outcome.location.clone()));
+    if let Some(decoder) = &outcome.decoder {
+        event
+            .picket
+            .insert("decoder".into(), Value::from(decoder.clone()));
+    }
+    for name in ["srcuser", "dstuser"] {
+        if let Some(value) = outcome.fields.get(name) {
+            event.picket.insert(name.into(), Value::from(value));
+        }
+    }
+    Some(event)
+}
