@@ -274,7 +274,9 @@ fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp> {
         || minute > 59
         || second > 60
     {
-        bail!("{text:?} is not a time: use an age like 2h, YYYY-MM-DD[THH:MM[:SS]] (UTC) or @SECONDS");
+        bail!(
+            "{text:?} is not a time: use an age like 2h, YYYY-MM-DD[THH:MM[:SS]] (UTC) or @SECONDS"
+        );
     }
     Ok(Timestamp::from_civil(
         i64::from(year),
@@ -302,7 +304,14 @@ mod tests {
         assert_eq!(at("2023-11-14T22:13:20"), Some(1_700_000_000));
         assert_eq!(at("2023-11-14 22:13"), Some(1_699_999_980));
         assert_eq!(at("2023-11-14T22:13:20Z"), Some(1_700_000_000));
-        for bad in ["", "yesterday", "5y", "2023-13-01", "2023-11-14T25:00", "2023-11"] {
+        for bad in [
+            "",
+            "yesterday",
+            "5y",
+            "2023-13-01",
+            "2023-11-14T25:00",
+            "2023-11",
+        ] {
             assert!(parse_time(bad, now).is_err(), "{bad:?}");
         }
     }

@@ -14,6 +14,9 @@ pub enum BenchCommand {
     Hids(HidsArgs),
     /// File integrity: baseline and full check of a tree, time and peak memory of each.
     Fim(FimArgs),
+    /// Event store: EVE inserts per second and database size, then the manager's ingest
+    /// (store plus host rules) in events per second.
+    Store(StoreArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +34,7 @@ pub fn run(command: BenchCommand) -> Result<i32> {
     match command {
         BenchCommand::Hids(args) => hids(args),
         BenchCommand::Fim(args) => fim(args),
+        BenchCommand::Store(args) => store(args),
     }
 }
 
@@ -250,6 +254,193 @@ fn fim_both_phases(args: &FimArgs) -> Result<i32> {
     }
     if args.db.is_none() {
         let _ = std::fs::remove_file(&db);
+    }
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoreArgs {
+    /// Events to insert in each phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Events per transaction (a transport batch).
+    #[arg(long, default_value_t = 1000)]
+    pub batch: usize,
+    /// Sources the batches come from, in turn.
+    #[arg(long, default_value_t = 10)]
+    pub sources: usize,
+    /// Log file whose lines are the events, cycled as needed (for example the output of
+    /// shared/tools/gen_syslog_mix.py --seed 1 -n 1000000). Default: the embedded demo
+    /// sample, which is almost all alerts.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Ruleset roots for the ingest phase (default: picket's embedded ruleset).
+    #[arg(long = "ruleset", value_name = "DIR")]
+    pub rulesets: Vec<PathBuf>,
+    /// Directory for the two databases (default: a new one under the temporary
+    /// directory, removed at the end).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+fn store(args: StoreArgs) -> Result<i32> {
+    use picket_manager::{Ingest, IngestConfig, Sequenced};
+    use picket_store::{Key, Store};
+
+    let lines: Vec<String> = match &args.input {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => ruleset::demo_sample()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    if lines.is_empty() || args.events == 0 || args.batch == 0 || args.sources == 0 {
+        bail!("need at least one input line, event, batch and source");
+    }
+    let (dir, remove) = match &args.dir {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("picket-bench-store-{}", std::process::id())),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let sources: Vec<String> = (0..args.sources).map(|i| format!("qube-{i}")).collect();
+    let base = Timestamp::now().as_secs();
+    // Event i: line i (cycled), event time one second per 100 events, as `bench hids`.
+    let make = |i: u64| {
+        let mut event =
+            picket_event::Event::new(Timestamp::from_secs(base + (i / 100) as i64), "log");
+        event.body = serde_json::json!({
+            "path": "/var/log/auth.log",
+            "line": lines[(i % lines.len() as u64) as usize],
+        });
+        event
+    };
+    println!(
+        "store bench: {} events in batches of {} from {} sources, {} distinct lines",
+        args.events,
+        args.batch,
+        args.sources,
+        lines.len()
+    );
+
+    // Phase 1: the store alone.
+    let path = dir.join("insert.db");
+    let _ = std::fs::remove_file(&path);
+    let mut db = Store::open(&path)?;
+    let events: Vec<picket_event::Event> = (0..args.batch as u64).map(make).collect();
+    let wall = Instant::now();
+    let mut seq = 0u64;
+    let mut batch_index = 0usize;
+    while seq < args.events {
+        let source = &sources[batch_index % sources.len()];
+        batch_index += 1;
+        let mut tx = db.batch()?;
+        for event in &events {
+            if seq >= args.events {
+                break;
+            }
+            tx.insert(Key::new(source, seq), event)?;
+            seq += 1;
+        }
+        tx.commit()?;
+    }
+    let insert_secs = wall.elapsed().as_secs_f64();
+    db.checkpoint()?;
+    let size = db.size()?;
+    println!(
+        "  insert:  {:.0} events/s ({:.2} s), database {:.1} MB, {:.0} bytes per event",
+        args.events as f64 / insert_secs,
+        insert_secs,
+        size.file_bytes as f64 / 1e6,
+        size.file_bytes as f64 / args.events as f64
+    );
+    drop(db);
+
+    // Phase 2: the manager's ingest, store plus host rules.
+    let (ruleset, report) = ruleset::load(&args.rulesets)?;
+    println!(
+        "  ruleset: {}",
+        report.describe().lines().next().unwrap_or("")
+    );
+    let path = dir.join("ingest.db");
+    let _ = std::fs::remove_file(&path);
+    let mut db = Store::open(&path)?;
+    let mut ingest = Ingest::new(&ruleset, IngestConfig::default());
+    let mut next = 0u64;
+    let mut batch_index = 0usize;
+    let mut busy = 0.0f64;
+    let cpu_start = cpu_seconds().unwrap_or(0.0);
+    let wall = Instant::now();
+    while next < args.events {
+        let source = &sources[batch_index % sources.len()];
+        batch_index += 1;
+        let end = (next + args.batch as u64).min(args.events);
+        // Building the events stands in for the transport's decoding; it is not timed.
+        let batch: Vec<Sequenced> = (next..end)
+            .map(|i| Sequenced {
+                seq: Some(i),
+                event: make(i),
+            })
+            .collect();
+        next = end;
+        let started = Instant::now();
+        ingest.ingest(&mut db, source, 0, batch, Timestamp::now())?;
+        busy += started.elapsed().as_secs_f64();
+    }
+    let total_wall = wall.elapsed().as_secs_f64();
+    let cpu = cpu_seconds().unwrap_or(0.0) - cpu_start;
+    db.checkpoint()?;
+    let size = db.size()?;
+    let counters = ingest.counters();
+    println!(
+        "  ingest:  {:.0} events/s in ingest ({:.2} s), {:.0} events/s with event building \
+         ({:.2} s wall, {:.2} s CPU)",
+        args.events as f64 / busy,
+        busy,
+        args.events as f64 / total_wall,
+        total_wall,
+        cpu
+    );
+    println!(
+        "           analysed {}, alerts stored {}, database {:.1} MB ({} rows)",
+        counters.analysed,
+        counters.alerts,
+        size.file_bytes as f64 / 1e6,
+        db.count()?
+    );
+    // The rules alone on the same events, to show where ingest time goes.
+    let mut session = ruleset.session();
+    let wall = Instant::now();
+    for i in 0..args.events {
+        let line = &lines[(i % lines.len() as u64) as usize];
+        let _ = session.process(Input {
+            line,
+            location: "/var/log/auth.log",
+            agent: "qube-0",
+            default_hostname: "qube-0",
+            time: Timestamp::from_secs(base + (i / 100) as i64),
+        });
+    }
+    let rules_secs = wall.elapsed().as_secs_f64();
+    println!(
+        "  rules alone: {:.0} events/s ({:.2} s)",
+        args.events as f64 / rules_secs,
+        rules_secs
+    );
+    println!("  peak RSS: {} KiB", peak_rss_kib().unwrap_or(0));
+    drop(db);
+    if remove {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        println!("  databases kept in {}", dir.display());
     }
     Ok(0)
 }
