@@ -58,6 +58,8 @@ pub struct Ruleset {
     /// literals are all absent are decided without running their pattern.
     prefilter: Option<aho_corasick::AhoCorasick>,
     literal_count: usize,
+    /// For each decoder index: the interned id of the name it reports.
+    decoder_name_id: Vec<u32>,
     /// For each window: the rules that search it.
     window_searchers: Vec<Vec<usize>>,
     /// For each window: whether some searcher walks the whole window (it has no `same_*`
@@ -97,6 +99,23 @@ impl Ruleset {
         lists: HashMap<String, CdbList>,
     ) -> Ruleset {
         let (prefilter, literal_count) = build_prefilter(&mut rules);
+        // Intern decoder names: decoders report a name, rules test it with `decoded_as`.
+        let mut decoder_name_ids: HashMap<String, u32> = HashMap::new();
+        for decoder in decoders.decoders() {
+            let next = decoder_name_ids.len() as u32;
+            decoder_name_ids.entry(decoder.name.clone()).or_insert(next);
+        }
+        for rule in &mut rules.rules {
+            if let Some(name) = &rule.decoded_as {
+                // A name no decoder reports can never match: give it an id no decoder has.
+                rule.decoded_as_id = Some(decoder_name_ids.get(name).copied().unwrap_or(u32::MAX));
+            }
+        }
+        let decoder_name_id: Vec<u32> = decoders
+            .decoders()
+            .iter()
+            .map(|d| decoder_name_ids.get(&d.name).copied().unwrap_or(u32::MAX))
+            .collect();
         let count = rules.rules.len();
         let mut sid_window = vec![None; count];
         let mut group_windows = vec![Vec::new(); count];
@@ -146,6 +165,7 @@ impl Ruleset {
             window_timeframe,
             prefilter,
             literal_count,
+            decoder_name_id,
             window_searchers,
             window_needs_full,
         }
@@ -246,8 +266,9 @@ struct View<'e> {
     hostname: &'e str,
     location: &'e str,
     agent: &'e str,
-    decoder: Option<&'e str>,
     decoder_index: Option<usize>,
+    /// Interned id of the reported decoder name.
+    decoder_name_id: Option<u32>,
     category: Category,
     fields: &'e Fields,
     time: Timestamp,
@@ -311,7 +332,9 @@ fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, u
             let Some(required) = pattern.required_literals() else {
                 continue;
             };
-            if required.is_empty() || required.iter().any(|l| l.is_empty()) {
+            // Very short literals occur in almost every line: they would cost the scan a
+            // report per occurrence and rule out almost nothing.
+            if required.is_empty() || required.iter().any(|l| l.len() < 3) {
                 continue;
             }
             let mut these = Vec::with_capacity(required.len());
@@ -332,6 +355,10 @@ fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, u
     let automaton = aho_corasick::AhoCorasick::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
+        // A full DFA: one table lookup per byte. The overlapping scan that finds every
+        // present literal is the hottest loop of the engine, and the table for a few
+        // thousand short literals stays small.
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
         .build(&literals)
         .ok();
     if automaton.is_none() {
@@ -479,8 +506,8 @@ impl Session<'_> {
             hostname,
             location: input.location,
             agent: input.agent,
-            decoder: decoder.map(|d| d.name.as_str()),
             decoder_index: decoded.decoder,
+            decoder_name_id: decoded.decoder.map(|i| ruleset.decoder_name_id[i]),
             category: decoder.map_or(Category::Syslog, |d| d.category),
             fields: &decoded.fields,
             time: input.time,
@@ -663,10 +690,9 @@ impl Session<'_> {
     }
 
     fn conditions_hold(&mut self, index: usize, rule: &Rule, view: &mut View<'_>) -> bool {
-        if let Some(expected) = &rule.decoded_as {
-            match view.decoder {
-                Some(name) if name == expected => {}
-                _ => return false,
+        if let Some(expected) = rule.decoded_as_id {
+            if view.decoder_name_id != Some(expected) {
+                return false;
             }
         }
         for Condition {

@@ -164,6 +164,9 @@ pub struct Rule {
     pub mitre: Vec<String>,
     pub category: Category,
     pub decoded_as: Option<String>,
+    /// `decoded_as` as an interned decoder-name id (set when the ruleset is built), so the
+    /// most common test of the rule walk compares integers.
+    pub decoded_as_id: Option<u32>,
     pub conditions: Vec<Condition>,
     pub lists: Vec<ListCondition>,
     pub maxsize: Option<usize>,
@@ -655,6 +658,7 @@ fn parse_rule(
         mitre: Vec::new(),
         category: Category::Syslog,
         decoded_as: None,
+        decoded_as_id: None,
         conditions: Vec::new(),
         lists: Vec::new(),
         maxsize,
