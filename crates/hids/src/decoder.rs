@@ -84,6 +84,8 @@ pub struct Decoder {
     pub category: Category,
     program_name: Option<Pattern>,
     prematch: Option<Pattern>,
+    /// Prefilter literal ids of `prematch` (set when the ruleset is built).
+    pub(crate) prematch_literals: Option<Vec<u32>>,
     prematch_after_parent: bool,
     regex: Option<Pattern>,
     regex_offset: Offset,
@@ -153,6 +155,15 @@ fn parse_offset(text: Option<&str>) -> Result<Offset, String> {
 impl DecoderSet {
     pub fn decoders(&self) -> &[Decoder] {
         &self.decoders
+    }
+
+    /// The prematch patterns, for building the prefilter.
+    pub(crate) fn prematch_slots(
+        &mut self,
+    ) -> impl Iterator<Item = (&Pattern, &mut Option<Vec<u32>>)> {
+        self.decoders
+            .iter_mut()
+            .filter_map(|d| d.prematch.as_ref().map(|p| (p, &mut d.prematch_literals)))
     }
 
     pub fn len(&self) -> usize {
@@ -389,6 +400,7 @@ impl DecoderSet {
             category,
             program_name,
             prematch,
+            prematch_literals: None,
             prematch_after_parent,
             regex,
             regex_offset,
@@ -490,11 +502,15 @@ impl DecoderSet {
 
     /// Decode one pre-decoded line. `log` is the message after the header.
     pub fn decode(&self, program_name: Option<&str>, log: &str) -> Decoded {
+        let mut always = |_: &[u32]| true;
         match program_name {
-            Some(program) => {
-                self.decode_candidates(Some(program), log, &self.candidates_for_program(program))
-            }
-            None => self.decode_candidates(None, log, &[]),
+            Some(program) => self.decode_candidates(
+                Some(program),
+                log,
+                &self.candidates_for_program(program),
+                &mut always,
+            ),
+            None => self.decode_candidates(None, log, &[], &mut always),
         }
     }
 
@@ -517,11 +533,14 @@ impl DecoderSet {
 
     /// Decode with the program-name candidates already known (see
     /// [`DecoderSet::candidates_for_program`]); `candidates` is ignored without a program.
+    /// `present` answers whether any of a prematch's prefilter literals occurs in `log`;
+    /// when none does, the prematch cannot match and is not run.
     pub fn decode_candidates(
         &self,
         program_name: Option<&str>,
         log: &str,
         candidates: &[u32],
+        present: &mut dyn FnMut(&[u32]) -> bool,
     ) -> Decoded {
         let mut out = Decoded::default();
         let nodes: Box<dyn Iterator<Item = &Node>> = if program_name.is_some() {
@@ -538,6 +557,13 @@ impl DecoderSet {
             // Offsets into `log` where the parent's and the child's prematch ended.
             let mut parent_end = 0usize;
             if let Some(prematch) = &parent.prematch {
+                if parent
+                    .prematch_literals
+                    .as_deref()
+                    .is_some_and(|ids| !present(ids))
+                {
+                    continue;
+                }
                 match prematch.match_end(log) {
                     Some(end) => parent_end = end,
                     None => continue,
@@ -557,6 +583,11 @@ impl DecoderSet {
             while i < node.children.len() {
                 let child = &self.decoders[node.children[i]];
                 match &child.prematch {
+                    Some(_)
+                        if child
+                            .prematch_literals
+                            .as_deref()
+                            .is_some_and(|ids| !present(ids)) => {}
                     Some(prematch) => {
                         let (base, text) = if child.prematch_after_parent {
                             (parent_end, &log[parent_end..])

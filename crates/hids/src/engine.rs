@@ -94,11 +94,11 @@ struct KeyedWindow {
 
 impl Ruleset {
     pub(crate) fn new(
-        decoders: DecoderSet,
+        mut decoders: DecoderSet,
         mut rules: RuleSet,
         lists: HashMap<String, CdbList>,
     ) -> Ruleset {
-        let (prefilter, literal_count) = build_prefilter(&mut rules);
+        let (prefilter, literal_count) = build_prefilter(&mut rules, &mut decoders);
         // Intern decoder names: decoders report a name, rules test it with `decoded_as`.
         let mut decoder_name_ids: HashMap<String, u32> = HashMap::new();
         for decoder in decoders.decoders() {
@@ -185,10 +185,12 @@ impl Ruleset {
             ignored_since: HashMap::new(),
             stats: SessionStats::default(),
             program_cache: HashMap::new(),
-            literal_seen: vec![0; self.literal_count],
+            scan: LiteralScan {
+                seen: vec![0; self.literal_count],
+                generation: 0,
+                scanned: false,
+            },
             keyed: HashMap::new(),
-            generation: 0,
-            scanned: false,
         }
     }
 }
@@ -305,11 +307,45 @@ pub struct Session<'r> {
     program_cache: HashMap<String, Arc<[u32]>>,
     /// Per frequency rule with `same_*` options: its window indexed by correlation key.
     keyed: HashMap<usize, KeyedWindow>,
-    /// `literal_seen[i] == generation` when literal `i` occurs in the current log.
-    literal_seen: Vec<u32>,
+    scan: LiteralScan,
+}
+
+/// Which prefilter literals occur in the current log, found by one scan done lazily.
+#[derive(Debug)]
+struct LiteralScan {
+    /// `seen[i] == generation` when literal `i` occurs in the current log.
+    seen: Vec<u32>,
     generation: u32,
-    /// Whether the current log was scanned for literals yet (done lazily).
     scanned: bool,
+}
+
+impl LiteralScan {
+    fn next_line(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.seen.iter_mut().for_each(|g| *g = 0);
+            self.generation = 1;
+        }
+        self.scanned = false;
+    }
+
+    fn any_present(
+        &mut self,
+        automaton: Option<&aho_corasick::AhoCorasick>,
+        log: &str,
+        ids: &[u32],
+    ) -> bool {
+        if !self.scanned {
+            self.scanned = true;
+            if let Some(automaton) = automaton {
+                for found in automaton.find_overlapping_iter(log) {
+                    self.seen[found.pattern().as_usize()] = self.generation;
+                }
+            }
+        }
+        ids.iter()
+            .any(|&id| self.seen.get(id as usize) == Some(&self.generation))
+    }
 }
 
 /// Distinct program names whose decoder candidates are cached per session.
@@ -318,9 +354,33 @@ const PROGRAM_CACHE_MAX: usize = 4096;
 /// Give each log-pattern condition the ids of its required literals, and build one
 /// case-insensitive automaton over all of them. Case-insensitive presence is a superset of
 /// exact presence, so the prefilter never rejects a text the pattern would match.
-fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, usize) {
+fn build_prefilter(
+    rules: &mut RuleSet,
+    decoders: &mut DecoderSet,
+) -> (Option<aho_corasick::AhoCorasick>, usize) {
     let mut literals: Vec<String> = Vec::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut intern = |pattern: &picket_matchers::Pattern| -> Option<Vec<u32>> {
+        let required = pattern.required_literals()?;
+        // Very short literals occur in almost every line: they would cost the scan a
+        // report per occurrence and rule out almost nothing.
+        if required.is_empty() || required.iter().any(|l| l.len() < 3) {
+            return None;
+        }
+        let mut these = Vec::with_capacity(required.len());
+        for literal in required {
+            let key = literal.to_ascii_lowercase();
+            let id = *ids.entry(key.clone()).or_insert_with(|| {
+                literals.push(key);
+                (literals.len() - 1) as u32
+            });
+            these.push(id);
+        }
+        Some(these)
+    };
+    for (pattern, slot) in decoders.prematch_slots() {
+        *slot = intern(pattern);
+    }
     for rule in &mut rules.rules {
         for condition in &mut rule.conditions {
             if condition.field != FieldRef::Log {
@@ -329,24 +389,7 @@ fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, u
             let Test::Pattern(pattern) = &condition.test else {
                 continue;
             };
-            let Some(required) = pattern.required_literals() else {
-                continue;
-            };
-            // Very short literals occur in almost every line: they would cost the scan a
-            // report per occurrence and rule out almost nothing.
-            if required.is_empty() || required.iter().any(|l| l.len() < 3) {
-                continue;
-            }
-            let mut these = Vec::with_capacity(required.len());
-            for literal in required {
-                let key = literal.to_ascii_lowercase();
-                let id = *ids.entry(key.clone()).or_insert_with(|| {
-                    literals.push(key);
-                    (literals.len() - 1) as u32
-                });
-                these.push(id);
-            }
-            condition.literals = Some(these);
+            condition.literals = intern(pattern);
         }
     }
     if literals.is_empty() {
@@ -362,11 +405,14 @@ fn build_prefilter(rules: &mut RuleSet) -> (Option<aho_corasick::AhoCorasick>, u
         .build(&literals)
         .ok();
     if automaton.is_none() {
-        // Without the automaton every condition runs its pattern: slower, still correct.
+        // Without the automaton every pattern runs: slower, still correct.
         for rule in &mut rules.rules {
             for condition in &mut rule.conditions {
                 condition.literals = None;
             }
+        }
+        for (_, slot) in decoders.prematch_slots() {
+            *slot = None;
         }
         return (None, 0);
     }
@@ -468,6 +514,10 @@ impl Session<'_> {
         }
         let ruleset = self.ruleset;
         let pre = predecode(line);
+        self.scan.next_line();
+        let automaton = ruleset.prefilter.as_ref();
+        let scan = &mut self.scan;
+        let mut present = |ids: &[u32]| scan.any_present(automaton, pre.log, ids);
         let decoded: Decoded = match pre.program_name {
             Some(program) => {
                 let candidates = match self.program_cache.get(program) {
@@ -482,18 +532,17 @@ impl Session<'_> {
                         c
                     }
                 };
-                ruleset
-                    .decoders
-                    .decode_candidates(Some(program), pre.log, &candidates)
+                ruleset.decoders.decode_candidates(
+                    Some(program),
+                    pre.log,
+                    &candidates,
+                    &mut present,
+                )
             }
-            None => ruleset.decoders.decode_candidates(None, pre.log, &[]),
+            None => ruleset
+                .decoders
+                .decode_candidates(None, pre.log, &[], &mut present),
         };
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.literal_seen.iter_mut().for_each(|g| *g = 0);
-            self.generation = 1;
-        }
-        self.scanned = false;
         self.stats.dropped_fields += decoded.dropped_fields as u64;
         let decoder = decoded.decoder.map(|i| &ruleset.decoders.decoders()[i]);
         if decoder.is_some() {
@@ -790,16 +839,8 @@ impl Session<'_> {
     }
 
     fn any_literal_present(&mut self, log: &str, ids: &[u32]) -> bool {
-        if !self.scanned {
-            self.scanned = true;
-            if let Some(automaton) = &self.ruleset.prefilter {
-                for found in automaton.find_overlapping_iter(log) {
-                    self.literal_seen[found.pattern().as_usize()] = self.generation;
-                }
-            }
-        }
-        ids.iter()
-            .any(|&id| self.literal_seen.get(id as usize) == Some(&self.generation))
+        self.scan
+            .any_present(self.ruleset.prefilter.as_ref(), log, ids)
     }
 
     fn find_list(&self, path: &str) -> Option<&CdbList> {
