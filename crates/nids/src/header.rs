@@ -112,6 +112,8 @@ const APP_PROTOCOLS: &[&str] = &[
     "jabber",
     "msn",
     "ssl",
+    "mdns",
+    "llmnr",
 ];
 
 /// The protocol field. App-layer names are kept as written (with any `:hook` suffix).
@@ -152,7 +154,7 @@ impl Protocol {
             | "rdp" | "rfb" | "mqtt" | "pgsql" | "telnet" | "websocket" | "ldap" | "irc"
             | "doh2" => "tcp",
             "udp" | "ntp" | "tftp" | "ike" | "ikev2" | "dhcp" | "snmp" | "sip" | "quic"
-            | "bittorrent-dht" => "udp",
+            | "bittorrent-dht" | "mdns" | "llmnr" => "udp",
             "icmp" | "icmpv4" | "icmpv6" => "icmp",
             _ => "ip",
         }

@@ -404,8 +404,15 @@ impl ByteJump {
         if a.len() < 2 {
             return Err(invalid("byte_jump needs bytes and offset"));
         }
+        let nbytes = parse_nbytes(a[0], 23).or_else(|e| {
+            if a[0] == "0" {
+                Ok(Value::Num(0))
+            } else {
+                Err(e)
+            }
+        })?;
         let mut j = ByteJump {
-            nbytes: parse_nbytes(a[0], 23)?,
+            nbytes,
             offset: parse_value::<i32>(a[1])?,
             relative: false,
             multiplier: None,
@@ -417,6 +424,8 @@ impl ByteJump {
             post_offset: None,
             bitmask: None,
         };
+        let mut string_flag = false;
+        let mut base = None;
         let mut i = 2;
         while i < a.len() {
             match a[i] {
@@ -427,11 +436,8 @@ impl ByteJump {
                 "align" => j.align = true,
                 "from_beginning" => j.from_beginning = true,
                 "from_end" => j.from_end = true,
-                "string" => {
-                    j.string = Some(parse_base(a.get(i + 1))?);
-                    i += 1;
-                }
-                "hex" | "dec" | "oct" => j.string = Some(parse_base(Some(&a[i]))?),
+                "string" => string_flag = true,
+                "hex" | "dec" | "oct" => base = Some(parse_base(Some(&a[i]))?),
                 item => {
                     if let Some(m) = word_arg(item, "multiplier") {
                         j.multiplier = Some(
@@ -451,6 +457,18 @@ impl ByteJump {
                 }
             }
             i += 1;
+        }
+        if base.is_some() && !string_flag {
+            return Err(invalid("a base (hex, dec, oct) needs `string`"));
+        }
+        if string_flag {
+            j.string = Some(base.unwrap_or(NumBase::Dec));
+        } else if let Value::Num(n) = j.nbytes {
+            if n == 0 || n > 8 {
+                return Err(invalid(format!(
+                    "number of bytes {n} is not in 1..=8 without `string`"
+                )));
+            }
         }
         if j.from_beginning && j.from_end {
             return Err(ErrorKind::Conflict("from_beginning and from_end".into()));
@@ -886,21 +904,29 @@ pub enum ThresholdKind {
     Limit,
     Threshold,
     Both,
+    /// Suricata 8: alert on the 1st, then every `multiplier`-th time more.
+    Backoff,
 }
 
 /// `threshold` (with a kind) or `detection_filter` (without).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
 pub struct Threshold {
     pub kind: Option<ThresholdKind>,
     pub track: Track,
     pub count: u32,
+    /// 0 for `backoff`, which has no time window.
     pub seconds: u32,
+    /// `backoff` only.
+    pub multiplier: Option<u32>,
+    /// `detection_filter` in Suricata 8: count distinct `src_port` or `dst_port` values.
+    pub unique_on: Option<String>,
 }
 
 impl Threshold {
     pub(crate) fn parse(s: &str, with_kind: bool) -> Result<Threshold, ErrorKind> {
         let (mut kind, mut track, mut count, mut seconds) = (None, None, None, None);
+        let (mut multiplier, mut unique_on) = (None, None);
         for item in split_args(s) {
             let (k, v) = item
                 .split_once(char::is_whitespace)
@@ -912,6 +938,7 @@ impl Threshold {
                         "limit" => ThresholdKind::Limit,
                         "threshold" => ThresholdKind::Threshold,
                         "both" => ThresholdKind::Both,
+                        "backoff" => ThresholdKind::Backoff,
                         o => return Err(invalid(format!("unknown threshold type `{o}`"))),
                     })
                 }
@@ -934,17 +961,43 @@ impl Threshold {
                             .map_err(|_| invalid(format!("bad seconds `{v}`")))?,
                     )
                 }
+                "multiplier" if with_kind => {
+                    multiplier = Some(
+                        v.parse()
+                            .map_err(|_| invalid(format!("bad multiplier `{v}`")))?,
+                    )
+                }
+                "unique_on" if !with_kind => {
+                    if v != "src_port" && v != "dst_port" {
+                        return Err(invalid(format!(
+                            "unique_on must be src_port or dst_port, not `{v}`"
+                        )));
+                    }
+                    unique_on = Some(v.to_string())
+                }
                 o => return Err(invalid(format!("unknown option `{o}`"))),
             }
         }
         if with_kind && kind.is_none() {
             return Err(invalid("threshold needs a type"));
         }
+        let backoff = kind == Some(ThresholdKind::Backoff);
+        if backoff != multiplier.is_some() {
+            return Err(invalid(
+                "`multiplier` goes with type backoff, and only there",
+            ));
+        }
         Ok(Threshold {
             kind,
             track: track.ok_or_else(|| invalid("needs track"))?,
             count: count.ok_or_else(|| invalid("needs count"))?,
-            seconds: seconds.ok_or_else(|| invalid("needs seconds"))?,
+            seconds: if backoff {
+                seconds.unwrap_or(0)
+            } else {
+                seconds.ok_or_else(|| invalid("needs seconds"))?
+            },
+            multiplier,
+            unique_on,
         })
     }
 }
@@ -956,6 +1009,7 @@ impl fmt::Display for Threshold {
                 ThresholdKind::Limit => "limit",
                 ThresholdKind::Threshold => "threshold",
                 ThresholdKind::Both => "both",
+                ThresholdKind::Backoff => "backoff",
             };
             write!(f, "type {k}, ")?;
         }
@@ -966,11 +1020,15 @@ impl fmt::Display for Threshold {
             Track::ByBoth => "by_both",
             Track::ByFlow => "by_flow",
         };
-        write!(
-            f,
-            "track {t}, count {}, seconds {}",
-            self.count, self.seconds
-        )
+        write!(f, "track {t}, count {}", self.count)?;
+        match self.multiplier {
+            Some(m) => write!(f, ", multiplier {m}")?,
+            None => write!(f, ", seconds {}", self.seconds)?,
+        }
+        if let Some(u) = &self.unique_on {
+            write!(f, ", unique_on {u}")?;
+        }
+        Ok(())
     }
 }
 

@@ -260,6 +260,8 @@ impl fmt::Display for Rule {
                         write!(f, " byte_extract:{};", join(parts))?
                     }
                     Match::Bsize(c) => write!(f, " bsize:{c};")?,
+                    Match::Absent(false) => f.write_str(" absent;")?,
+                    Match::Absent(true) => f.write_str(" absent:or_else;")?,
                     Match::Urilen(c, raw) => {
                         write!(f, " urilen:{c}{};", if *raw { ",raw" } else { "" })?
                     }

@@ -27,6 +27,9 @@ pub enum Match {
     /// `urilen[:...][,raw|norm]`: the URI length (raw when the flag is set).
     Urilen(NumCmp, bool),
     Base64Decode(Base64Decode),
+    /// Suricata 8 `absent[:or_else]`: the buffer must not exist (or, with `or_else`, may
+    /// be absent instead of matching the other inspections).
+    Absent(bool),
 }
 
 /// The inspections on one buffer, after its transforms.
@@ -131,6 +134,7 @@ impl Rule {
             self.buffers
                 .iter()
                 .find_map(|b| buffers::buffer_protocol(b.buffer))
+                .and_then(|p| p.split('|').next())
         })
     }
 }
@@ -138,6 +142,22 @@ impl Rule {
 /// Keywords Suricata knows that picket does not implement: a rule using one is skipped
 /// with `UnsupportedKeyword` rather than `UnknownKeyword`.
 const UNSUPPORTED: &[&str] = &[
+    "prefilter",
+    "tls.cert_chain_len",
+    "flow.pkts",
+    "flow.bytes",
+    "flow.elephant",
+    "tcpv4-csum",
+    "tcpv6-csum",
+    "udpv4-csum",
+    "udpv6-csum",
+    "ipv4-csum",
+    "icmpv4-csum",
+    "icmpv6-csum",
+    "udp.hdr",
+    "tcp.hdr",
+    "tld",
+    "domain",
     "asn1",
     "ftpbounce",
     "lua",
@@ -168,9 +188,6 @@ const UNSUPPORTED: &[&str] = &[
     "ipv4.hdr",
     "ipv6.hdr",
     "geoip",
-    "decode-event",
-    "stream-event",
-    "engine-event",
     "app-layer-state",
     "ssl_state",
     "ssl_version",
@@ -244,6 +261,11 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Keywords kept as [`OtherOption`]: parsed for syntax only, evaluated by no engine yet.
 const KEPT_AS_WRITTEN: &[&str] = &[
+    "requires",
+    "hostbits",
+    "stream-event",
+    "decode-event",
+    "engine-event",
     "xbits",
     "flowint",
     "tag",
@@ -271,6 +293,10 @@ struct Builder {
     /// Variables defined by byte_extract so far.
     extract_vars: Vec<String>,
     fast_pattern_seen: bool,
+    /// byte_extract variable uses: (name, index of the option using it).
+    var_uses: Vec<(String, usize)>,
+    /// Index of the option being applied.
+    option_index: usize,
 }
 
 impl Builder {
@@ -319,13 +345,14 @@ impl Builder {
         }
     }
 
-    fn check_var<T>(&self, v: &Value<T>) -> Result<(), ErrorKind> {
-        match v {
-            Value::Var(name) if !self.extract_vars.contains(name) => Err(ErrorKind::InvalidValue(
-                format!("`{name}` is not a byte_extract variable"),
-            )),
-            _ => Ok(()),
+    /// Notes a use of a byte_extract variable. Uses are checked once the whole rule is
+    /// read: rendering groups inspections by buffer, which can put a use before its
+    /// byte_extract in the text, and a rendered rule must parse back.
+    fn check_var<T>(&mut self, v: &Value<T>) -> Result<(), ErrorKind> {
+        if let Value::Var(name) = v {
+            self.var_uses.push((name.clone(), self.option_index));
         }
+        Ok(())
     }
 }
 
@@ -371,11 +398,22 @@ pub fn parse_rule(rt: &RuleText) -> Result<Rule, RuleError> {
         last_content: None,
         extract_vars: Vec::new(),
         fast_pattern_seen: false,
+        var_uses: Vec::new(),
+        option_index: 0,
     };
     let mut sid_seen = false;
-    for opt in &opts {
+    for (i, opt) in opts.iter().enumerate() {
+        b.option_index = i;
         apply_option(&mut rule, &mut b, opt, &mut sid_seen)
             .map_err(|kind| err(pos(opt.offset), opt.key, kind))?;
+    }
+    if let Some((name, i)) = b.var_uses.iter().find(|(n, _)| !b.extract_vars.contains(n)) {
+        let opt = &opts[*i];
+        return Err(err(
+            pos(opt.offset),
+            opt.key,
+            ErrorKind::InvalidValue(format!("`{name}` is not a byte_extract variable")),
+        ));
     }
     if !sid_seen {
         return Err(err(pos(open), "sid", ErrorKind::MissingSid));
@@ -536,7 +574,7 @@ fn apply_option(
                     .push((k.to_string(), val.trim().to_string()));
             }
         }
-        "content" => {
+        "content" | "uricontent" => {
             let raw = need(v)?;
             let (negated, rest) = match raw.strip_prefix('!') {
                 Some(r) => (true, r.trim_start()),
@@ -551,7 +589,12 @@ fn apply_option(
                 negated,
                 ..Content::default()
             };
-            b.last_content = Some(b.push(Match::Content(c)));
+            // `uricontent` is the old spelling of `content` + `http_uri`.
+            b.last_content = Some(if key == "uricontent" {
+                b.push_to("http.uri", &[], Match::Content(c))
+            } else {
+                b.push(Match::Content(c))
+            });
         }
         "nocase" => {
             none(v)?;
@@ -749,7 +792,7 @@ fn apply_option(
         }
         "urilen" => {
             let s = need(v)?;
-            let (cmp, raw) = match s.split_once(',') {
+            let (cmp, raw) = match s.split_once(',').map(|(c, o)| (c, o.trim())) {
                 Some((c, "raw")) => (c, true),
                 Some((c, "norm")) => (c, false),
                 Some((_, o)) => {
@@ -767,6 +810,23 @@ fn apply_option(
         )?)),
         "base64_decode" => {
             b.push(Match::Base64Decode(Base64Decode::parse(v)?));
+        }
+        "absent" => {
+            if b.current.0 == PAYLOAD {
+                return Err(ErrorKind::InvalidValue(
+                    "absent needs a sticky buffer".into(),
+                ));
+            }
+            let or_else = match v.map(str::trim) {
+                None => false,
+                Some("or_else") => true,
+                Some(o) => {
+                    return Err(ErrorKind::InvalidValue(format!(
+                        "absent takes only `or_else`, not `{o}`"
+                    )))
+                }
+            };
+            b.push(Match::Absent(or_else));
         }
         "pkt_data" => {
             none(v)?;
@@ -878,15 +938,15 @@ fn apply_option(
                 None => (false, s),
             };
             let name = name.split(',').next().unwrap_or("").trim();
-            if name != "failed"
-                && name != "unknown"
-                && Protocol::parse(name)
-                    .and_then(|p| p.app_layer().map(str::to_owned))
-                    .is_none()
-            {
-                return Err(ErrorKind::InvalidValue(format!(
-                    "unknown app-layer protocol `{name}`"
-                )));
+            for one in name.split('|') {
+                let known = one == "failed"
+                    || one == "unknown"
+                    || Protocol::parse(one).is_some_and(|p| p.app_layer().is_some());
+                if !known {
+                    return Err(ErrorKind::InvalidValue(format!(
+                        "unknown app-layer protocol `{one}`"
+                    )));
+                }
             }
             rule.app_layer_protocol = Some((neg, name.to_string()));
         }
@@ -956,31 +1016,36 @@ fn apply_option(
 /// A rule may name one app-layer protocol: in the header, by its buffers, or by
 /// `app-layer-protocol`. Mixing two is an error naming the keyword that brought the second.
 fn check_protocols(rule: &Rule, rt: &RuleText, opts: &[RawOption<'_>]) -> Result<(), RuleError> {
-    let mut proto: Option<&str> = rule.header.protocol.app_layer().map(|p| match p {
+    let header = rule.header.protocol.app_layer().map(|p| match p {
         "http1" | "http2" => "http",
         p => p,
     });
+    // The protocols still possible; a buffer that leaves none is the one that conflicts.
+    let mut allowed: Option<Vec<&str>> = header.map(|h| vec![h]);
     for bm in &rule.buffers {
-        let Some(p) = buffers::buffer_protocol(bm.buffer) else {
+        let Some(protos) = buffers::buffer_protocol(bm.buffer) else {
             continue;
         };
-        match proto {
-            None => proto = Some(p),
-            Some(q) if q == p => {}
-            Some(q) => {
-                let opt = opts.iter().find(|o| {
-                    buffers::sticky_buffer(o.key) == Some(bm.buffer)
-                        || buffers::legacy_modifier(o.key) == Some(bm.buffer)
-                });
-                let off = opt.map_or(0, |o| o.offset);
-                let kw = opt.map_or(bm.buffer, |o| o.key);
-                return Err(err(
-                    rt.position(off),
-                    kw,
-                    ErrorKind::ProtocolConflict(format!("{} buffer in a {q} rule", bm.buffer)),
-                ));
-            }
+        let set: Vec<&str> = protos.split('|').collect();
+        let next: Vec<&str> = match &allowed {
+            None => set.clone(),
+            Some(a) => a.iter().copied().filter(|p| set.contains(p)).collect(),
+        };
+        if next.is_empty() {
+            let opt = opts.iter().find(|o| {
+                buffers::sticky_buffer(o.key) == Some(bm.buffer)
+                    || buffers::legacy_modifier(o.key) == Some(bm.buffer)
+            });
+            let off = opt.map_or(0, |o| o.offset);
+            let kw = opt.map_or(bm.buffer, |o| o.key);
+            let was = allowed.map(|a| a.join("|")).unwrap_or_default();
+            return Err(err(
+                rt.position(off),
+                kw,
+                ErrorKind::ProtocolConflict(format!("{} buffer in a {was} rule", bm.buffer)),
+            ));
         }
+        allowed = Some(next);
     }
     Ok(())
 }

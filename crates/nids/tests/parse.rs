@@ -403,3 +403,36 @@ fn hostile_input_does_not_panic() {
         let _ = parse_line(text);
     }
 }
+
+#[test]
+fn newer_and_older_spellings() {
+    // uricontent is content + http_uri
+    let r = ok(r#"uricontent:"/cgi-bin"; nocase; sid:1;"#);
+    assert_eq!(content(&r, 0).0, "http.uri");
+    // Suricata 8: absent, threshold backoff, detection_filter unique_on, app-layer-protocol lists
+    let r = ok("http.referer; absent; sid:1;");
+    assert_eq!(r.buffers[0].matches, [Match::Absent(false)]);
+    let r = ok("threshold:type backoff, track by_flow, count 1, multiplier 10; sid:1;");
+    assert_eq!(r.threshold.as_ref().and_then(|t| t.multiplier), Some(10));
+    let r = ok("detection_filter:track by_dst, count 3, seconds 60, unique_on dst_port; sid:1;");
+    assert_eq!(
+        r.detection_filter
+            .as_ref()
+            .and_then(|t| t.unique_on.as_deref()),
+        Some("dst_port")
+    );
+    ok("app-layer-protocol:tls|http; sid:1;");
+    // a byte_extract variable may be defined in another buffer, but must be defined
+    ok(
+        r#"content:"x"; byte_extract:1,0,n,relative; http.uri; content:"a"; content:"b"; distance:n; sid:1;"#,
+    );
+    let text = r#"alert tcp any any -> any any (content:"a"; content:"b"; distance:nope; sid:1;)"#;
+    let (kw, column, kind) = fails(text);
+    assert_eq!((kw.as_str(), column), ("distance", col(text, "distance")));
+    assert!(matches!(kind, ErrorKind::InvalidValue(_)));
+    // doh2 rules may use DNS and HTTP buffers; a quic rule may use ja4.hash
+    parse_line(r#"alert doh2 any any -> any any (dns.query; content:"a"; http.uri; content:"/dns-query"; sid:1;)"#).unwrap();
+    parse_line(r#"alert quic any any -> any any (ja4.hash; content:"q13d"; sid:1;)"#).unwrap();
+    parse_line("alert mdns any any -> any any (mdns.queries.rrname; content:\"_http\"; sid:1;)")
+        .unwrap();
+}
