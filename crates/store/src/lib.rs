@@ -1,10 +1,11 @@
 //! picket-store: the manager's event store, one SQLite file.
 //!
 //! Events stay EVE JSON in a text column, exactly as the sinks wrote them. The few values that
-//! identify a row or drive retention are real columns (`source`, `seq`, `part`, `ts`); every
-//! value a filter looks at (`event_type`, `alert.signature_id`, `alert.severity`,
-//! `picket.level`) is reached with `json_extract` through an expression index, so adding an
-//! EVE field never needs a schema change. The schema lives in numbered SQL files under
+//! identify a row, drive retention or are filtered on for every row are real columns
+//! (`source`, `epoch`, `seq`, `part`, `ts`, `event_type`); the alert values a filter looks at
+//! (`alert.signature_id`, `alert.severity`, `picket.level`) are reached with `json_extract`
+//! through partial expression indexes over alert rows only, so adding an EVE field never
+//! needs a schema change and ordinary events never have their JSON parsed on insert. The schema lives in numbered SQL files under
 //! `migrations/`, applied in order, each in its own transaction, with the version kept in
 //! `PRAGMA user_version`.
 //!
@@ -340,7 +341,7 @@ impl Batch<'_> {
         let written = event.write_eve(EveMode::Extended, &mut buffer);
         let result = match written {
             Ok(()) => match std::str::from_utf8(&buffer) {
-                Ok(eve) => self.insert_eve(key, event.timestamp, eve),
+                Ok(eve) => self.insert_eve(key, event.timestamp, &event.event_type, eve),
                 Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
             },
             Err(error) => Err(Error::Encode(error.to_string())),
@@ -349,17 +350,19 @@ impl Batch<'_> {
         result
     }
 
-    /// Store an event that is already EVE JSON text. The text is trusted to be JSON: the
-    /// caller wrote it (a malformed row would only be skipped by queries' JSON functions).
+    /// Store an event that is already EVE JSON text, with its `timestamp` and `event_type`
+    /// as written in it. The text is trusted to be JSON: the caller wrote it (a malformed
+    /// row would only be skipped by queries' JSON functions).
     pub fn insert_eve(
         &mut self,
         key: Key<'_>,
         timestamp: Timestamp,
+        event_type: &str,
         eve: &str,
     ) -> Result<bool, Error> {
         let mut statement = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (source, epoch, seq, part, ts, eve) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO events (source, epoch, seq, part, ts, event_type, eve) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         // Bit patterns keep every u64 distinct in SQLite's signed integers.
         let changed = statement.execute((
@@ -368,6 +371,7 @@ impl Batch<'_> {
             key.seq.map(|s| s as i64),
             key.part,
             timestamp.as_micros(),
+            event_type,
             eve,
         ))?;
         if changed == 1 {

@@ -51,7 +51,7 @@ impl AlertQuery {
     fn to_sql(&self) -> (String, Vec<Value>) {
         let mut sql = String::from(
             "SELECT id, source, epoch, seq, part, ts, eve FROM events \
-             WHERE json_extract(eve, '$.event_type') = 'alert'",
+             WHERE event_type = 'alert'",
         );
         let mut params: Vec<Value> = Vec::new();
         let mut push = |clause: &str, value: Value, sql: &mut String| {

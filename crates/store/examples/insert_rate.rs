@@ -1,0 +1,82 @@
+//! Insert rate of the store alone, without the rest of picket:
+//! `cargo run --release -p picket-store --example insert_rate -- [EVENTS] [ALERT_EVERY] [LOG]`.
+//! `picket bench store` is the full benchmark; this one builds in seconds. Every
+//! `ALERT_EVERY`-th event also gets an alert row (0: none). `DROP_INDEXES=a,b` drops those
+//! indexes first, to measure what each costs.
+
+use picket_event::{Alert, Event, Timestamp};
+use picket_store::{Key, Store};
+use std::time::Instant;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let events: u64 = args.next().map_or(Ok(300_000), |a| a.parse())?;
+    let alert_every: u64 = args.next().map_or(Ok(2), |a| a.parse())?;
+    let lines: Vec<String> = match args.next() {
+        Some(path) => std::fs::read_to_string(path)?
+            .lines()
+            .take(100_000)
+            .map(str::to_string)
+            .collect(),
+        None => vec!["Nov 27 10:02:15 sys-net sshd[1602]: Failed password for user from 198.51.100.23 port 36102 ssh2".into()],
+    };
+    let dir = std::env::temp_dir().join(format!("picket-insert-rate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut store = Store::open(dir.join("picket.db"))?;
+    if let Ok(drop) = std::env::var("DROP_INDEXES") {
+        let conn = rusqlite::Connection::open(dir.join("picket.db"))?;
+        for index in drop.split(',') {
+            conn.execute_batch(&format!("DROP INDEX {index}"))?;
+        }
+    }
+    let base = Timestamp::now().as_secs();
+    let mut rows = 0u64;
+    let wall = Instant::now();
+    let mut seq = 0u64;
+    while seq < events {
+        let mut batch = store.batch()?;
+        for _ in 0..1000 {
+            let line = &lines[(seq % lines.len() as u64) as usize];
+            let mut event = Event::new(Timestamp::from_secs(base + (seq / 100) as i64), "log");
+            event.host = Some("qube-1".into());
+            event.body = serde_json::json!({"path": "/var/log/auth.log", "line": line});
+            batch.insert(Key::new("qube-1", seq), &event)?;
+            rows += 1;
+            if alert_every > 0 && seq % alert_every == 0 {
+                let mut alert = Alert {
+                    engine: "hids".into(),
+                    signature_id: 100110,
+                    rev: 1,
+                    signature: "sshd: failed login for user from 198.51.100.23".into(),
+                    category: "syslog,sshd,authentication_failed".into(),
+                    severity: 3,
+                    level: Some(5),
+                    groups: vec![
+                        "syslog".into(),
+                        "sshd".into(),
+                        "authentication_failed".into(),
+                    ],
+                    mitre: vec!["T1110".into()],
+                }
+                .into_event(&event);
+                alert.picket.insert("full_log".into(), line.as_str().into());
+                batch.insert(Key::new("qube-1", seq).part(1), &alert)?;
+                rows += 1;
+            }
+            seq += 1;
+        }
+        batch.commit()?;
+    }
+    let secs = wall.elapsed().as_secs_f64();
+    store.checkpoint()?;
+    let size = store.size()?;
+    println!(
+        "{events} events ({rows} rows) in {secs:.2} s: {:.0} events/s, {:.0} rows/s, {:.1} MB",
+        events as f64 / secs,
+        rows as f64 / secs,
+        size.file_bytes as f64 / 1e6
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
