@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             event.body = serde_json::json!({"path": "/var/log/auth.log", "line": line});
             batch.insert(Key::new("qube-1", seq), &event)?;
             rows += 1;
-            if alert_every > 0 && seq % alert_every == 0 {
+            if alert_every > 0 && seq.is_multiple_of(alert_every) {
                 let mut alert = Alert {
                     engine: "hids".into(),
                     signature_id: 100110,
