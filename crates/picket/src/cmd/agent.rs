@@ -1,8 +1,228 @@
-use anyhow::{bail, Result};
+//! `picket agent`: runs the host sources of its configuration file, each on its own thread,
+//! and writes their records as EVE JSON lines to stdout or `--output`. Each source's position
+//! is saved only after its records are written and flushed, so a restart resumes after the
+//! last record written. (The transport to the manager is wired in once its client exists.)
+
+use anyhow::{Context, Result};
+use picket_event::{EveMode, Event};
+use picket_hostsrc::config::AgentConfig;
+use picket_hostsrc::fim::FimSource;
+use picket_hostsrc::heartbeat::{Heartbeat, Registry};
+use picket_hostsrc::honeytoken::HoneytokenSource;
+use picket_hostsrc::journal::JournalSource;
+use picket_hostsrc::tail::Tailer;
+use picket_hostsrc::{Counters, Source};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The agent's configuration file (TOML).
+    #[arg(long, short, default_value = "/etc/picket/agent.toml")]
+    pub config: PathBuf,
+    /// Append records here instead of writing them to stdout.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
 
-pub fn run(_args: Args) -> Result<i32> {
-    bail!("`picket agent` is not built yet")
+type Output = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The one environment variable the agent sets for itself: mimalloc's use of transparent huge
+/// pages makes each touched 2 MiB of heap resident, which alone would exceed an agent's budget.
+const THP_ENV: &str = "MIMALLOC_ALLOW_THP";
+
+pub fn run(args: Args) -> Result<i32> {
+    let config = AgentConfig::load(&args.config)?;
+    if args.check_config {
+        println!("{}: ok", args.config.display());
+        return Ok(0);
+    }
+    if std::env::var_os(THP_ENV).is_none() {
+        // The allocator reads its options before main, so they take a fresh exec to change.
+        use std::os::unix::process::CommandExt;
+        let exe = std::env::current_exe().context("finding picket's own executable")?;
+        let error = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env(THP_ENV, "0")
+            .exec();
+        eprintln!("picket agent: re-exec without huge pages failed ({error}); going on");
+    }
+    let out: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    let out: Output = Arc::new(Mutex::new(out));
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the signal handler")?;
+    }
+    let (failed_tx, failed_rx) = mpsc::channel::<String>();
+    let mut registry = Registry::default();
+    let mut threads = Vec::new();
+    let state = |name: &str| Some(config.state_dir.join(name));
+    let host = config.host.clone();
+
+    let mut spawn = |name: &str, make: Box<dyn FnOnce() -> Result<Box<dyn Source>> + Send>| {
+        let out = out.clone();
+        let stop = stop.clone();
+        let failed = failed_tx.clone();
+        let host = host.clone();
+        let thread_name = format!("src-{name}");
+        let handle = std::thread::Builder::new()
+            .name(thread_name)
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let result = make().and_then(|source| run_source(source, &out, &stop, host));
+                if let Err(e) = result {
+                    let _ = failed.send(format!("{e:#}"));
+                }
+            });
+        match handle {
+            Ok(h) => threads.push(h),
+            Err(e) => {
+                let _ = failed_tx.send(format!("starting the {name} thread: {e}"));
+            }
+        }
+    };
+
+    if !config.logfile.is_empty() {
+        let counters = registry.register("tail");
+        let files = config.logfile.clone();
+        let path = state("tail.json");
+        spawn(
+            "tail",
+            Box::new(move || Ok(Box::new(Tailer::new(files, path, counters)?) as Box<dyn Source>)),
+        );
+    }
+    if let Some(journal) = config.journald.clone() {
+        let counters = registry.register("journald");
+        let path = state("journal.cursor");
+        spawn(
+            "journald",
+            Box::new(move || {
+                Ok(Box::new(JournalSource::start(&journal, path, counters)?) as Box<dyn Source>)
+            }),
+        );
+    }
+    if let Some(mut fim) = config.fim.clone() {
+        // Hashing a honeytoken would set it off: FIM leaves them alone.
+        if let Some(h) = &config.honeytokens {
+            fim.ignore
+                .extend(h.paths.iter().map(|p| p.to_string_lossy().into_owned()));
+        }
+        let counters = registry.register("fim");
+        let path = state("fim.baseline");
+        spawn(
+            "fim",
+            Box::new(move || {
+                Ok(Box::new(FimSource::start(fim, path, counters)?) as Box<dyn Source>)
+            }),
+        );
+    }
+    if let Some(honey) = config.honeytokens.clone() {
+        let counters: Arc<Counters> = registry.register("honeytoken");
+        spawn(
+            "honeytoken",
+            Box::new(move || {
+                let source = HoneytokenSource::start(&honey, counters)?;
+                if let Some(why) = source.fallback_reason() {
+                    eprintln!("picket agent: honeytokens use inotify, without process information: {why}");
+                }
+                Ok(Box::new(source) as Box<dyn Source>)
+            }),
+        );
+    }
+    if config.heartbeat.interval_secs > 0 {
+        let interval = Duration::from_secs(config.heartbeat.interval_secs);
+        let heartbeat = Heartbeat::new(registry, interval);
+        spawn(
+            "heartbeat",
+            Box::new(move || Ok(Box::new(heartbeat) as Box<dyn Source>)),
+        );
+    }
+    drop(failed_tx);
+
+    // Wait for a stop signal or a source that cannot go on.
+    let mut failure = None;
+    while !stop.load(Ordering::SeqCst) {
+        match failed_rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(message) => {
+                failure = Some(message);
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        let _ = t.join();
+    }
+    if let Ok(mut out) = out.lock() {
+        let _ = out.flush();
+    }
+    match failure {
+        Some(message) => {
+            eprintln!("picket agent: {message}");
+            Ok(1)
+        }
+        None => Ok(0),
+    }
+}
+
+fn run_source(
+    mut source: Box<dyn Source>,
+    out: &Output,
+    stop: &AtomicBool,
+    host: Option<String>,
+) -> Result<()> {
+    let mut batch: Vec<Event> = Vec::new();
+    let name = source.name().to_string();
+    while !stop.load(Ordering::SeqCst) {
+        source
+            .poll(Duration::from_secs(1), &mut batch)
+            .with_context(|| format!("{name} source"))?;
+        if batch.is_empty() {
+            continue;
+        }
+        {
+            let mut out = out
+                .lock()
+                .map_err(|_| anyhow::anyhow!("output lock poisoned"))?;
+            for mut event in batch.drain(..) {
+                if event.host.is_none() {
+                    event.host = host.clone();
+                }
+                event
+                    .write_eve(EveMode::Extended, &mut *out)
+                    .and_then(|_| out.write_all(b"\n"))
+                    .context("writing records")?;
+            }
+            out.flush().context("writing records")?;
+        }
+        // Only now that the records are out may the source move its bookmark past them.
+        source
+            .checkpoint()
+            .with_context(|| format!("{name} source: saving its position"))?;
+    }
+    source
+        .checkpoint()
+        .with_context(|| format!("{name} source: saving its position"))?;
+    Ok(())
 }
