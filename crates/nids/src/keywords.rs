@@ -593,6 +593,78 @@ impl Base64Decode {
     }
 }
 
+/// `asn1`: checks on ASN.1 encodings in the payload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[allow(missing_docs)]
+pub struct Asn1 {
+    pub bitstring_overflow: bool,
+    pub double_overflow: bool,
+    pub oversize_length: Option<u32>,
+    pub absolute_offset: Option<u32>,
+    pub relative_offset: Option<i32>,
+}
+
+impl Asn1 {
+    pub(crate) fn parse(s: &str) -> Result<Asn1, ErrorKind> {
+        let mut a = Asn1::default();
+        for item in split_args(s) {
+            let num = |word: &str| {
+                word_arg(item, word).map(|n| {
+                    n.parse::<i64>()
+                        .map_err(|_| invalid(format!("bad {word} `{n}`")))
+                })
+            };
+            if item == "bitstring_overflow" {
+                a.bitstring_overflow = true;
+            } else if item == "double_overflow" {
+                a.double_overflow = true;
+            } else if let Some(n) = num("oversize_length") {
+                a.oversize_length =
+                    Some(u32::try_from(n?).map_err(|_| invalid("oversize_length out of range"))?);
+            } else if let Some(n) = num("absolute_offset") {
+                a.absolute_offset =
+                    Some(u32::try_from(n?).map_err(|_| invalid("absolute_offset out of range"))?);
+            } else if let Some(n) = num("relative_offset") {
+                a.relative_offset =
+                    Some(i32::try_from(n?).map_err(|_| invalid("relative_offset out of range"))?);
+            } else {
+                return Err(invalid(format!("unknown asn1 option `{item}`")));
+            }
+        }
+        if a.absolute_offset.is_some() && a.relative_offset.is_some() {
+            return Err(ErrorKind::Conflict(
+                "absolute_offset and relative_offset".into(),
+            ));
+        }
+        if a == Asn1::default() {
+            return Err(invalid("asn1 needs at least one check"));
+        }
+        Ok(a)
+    }
+}
+
+impl fmt::Display for Asn1 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if self.bitstring_overflow {
+            parts.push("bitstring_overflow".into());
+        }
+        if self.double_overflow {
+            parts.push("double_overflow".into());
+        }
+        if let Some(n) = self.oversize_length {
+            parts.push(format!("oversize_length {n}"));
+        }
+        if let Some(n) = self.absolute_offset {
+            parts.push(format!("absolute_offset {n}"));
+        }
+        if let Some(n) = self.relative_offset {
+            parts.push(format!("relative_offset {n}"));
+        }
+        f.write_str(&parts.join(","))
+    }
+}
+
 /// Maps a pcre modifier letter to the buffer it selects.
 fn pcre_buffer(c: char) -> Option<&'static str> {
     Some(match c {

@@ -260,6 +260,7 @@ impl fmt::Display for Rule {
                         write!(f, " byte_extract:{};", join(parts))?
                     }
                     Match::Bsize(c) => write!(f, " bsize:{c};")?,
+                    Match::Asn1(a) => write!(f, " asn1:{a};")?,
                     Match::Absent(false) => f.write_str(" absent;")?,
                     Match::Absent(true) => f.write_str(" absent:or_else;")?,
                     Match::Urilen(c, raw) => {

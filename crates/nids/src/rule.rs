@@ -30,6 +30,7 @@ pub enum Match {
     /// Suricata 8 `absent[:or_else]`: the buffer must not exist (or, with `or_else`, may
     /// be absent instead of matching the other inspections).
     Absent(bool),
+    Asn1(Asn1),
 }
 
 /// The inspections on one buffer, after its transforms.
@@ -158,8 +159,6 @@ const UNSUPPORTED: &[&str] = &[
     "tcp.hdr",
     "tld",
     "domain",
-    "asn1",
-    "ftpbounce",
     "lua",
     "luajit",
     "dataset",
@@ -261,6 +260,7 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Keywords kept as [`OtherOption`]: parsed for syntax only, evaluated by no engine yet.
 const KEPT_AS_WRITTEN: &[&str] = &[
+    "ftpbounce",
     "requires",
     "hostbits",
     "stream-event",
@@ -810,6 +810,9 @@ fn apply_option(
         )?)),
         "base64_decode" => {
             b.push(Match::Base64Decode(Base64Decode::parse(v)?));
+        }
+        "asn1" => {
+            b.push(Match::Asn1(Asn1::parse(need(v)?)?));
         }
         "absent" => {
             if b.current.0 == PAYLOAD {

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use picket_nids::{Classifications, LoadOptions, Ruleset};
 
-/// The loaded share reached on ET Open 2024-04-21; the test fails below it.
-const ET_OPEN_MIN_LOADED_PERCENT: f64 = 99.9;
+/// The loaded share reached on ET Open 2024-04-21 (all 24,827 enabled rules, as Suricata);
+/// the test fails below it.
+const ET_OPEN_MIN_LOADED_PERCENT: f64 = 100.0;
 
 fn corpus() -> Option<PathBuf> {
     let dir = match std::env::var_os("PICKET_CORPUS") {

@@ -295,7 +295,7 @@ fn every_error_class_with_its_column() {
         ("alert tcp any any -> any any (msg:\"x; sid:1;)", "msg", "msg", |k| *k == ErrorKind::UnterminatedString),
         ("alert tcp any any -> any any (msg:\"x\"; sid:1)", "sid", "sid", |k| *k == ErrorKind::MissingSemicolon),
         ("alert tcp any any -> any any (frob; sid:1;)", "frob", "frob", |k| *k == ErrorKind::UnknownKeyword),
-        ("alert tcp any any -> any any (asn1:oversize_length 10; sid:1;)", "asn1", "asn1", |k| *k == ErrorKind::UnsupportedKeyword),
+        ("alert tcp any any -> any any (lua:x.lua; sid:1;)", "lua", "lua", |k| *k == ErrorKind::UnsupportedKeyword),
         ("alert tcp any any -> any any (content; sid:1;)", "content", "content", |k| *k == ErrorKind::MissingValue),
         ("alert tcp any any -> any any (content:\"a\"; nocase:1; sid:1;)", "nocase", "nocase", |k| *k == ErrorKind::UnexpectedValue),
         ("alert tcp any any -> any any (content:\"a\"; depth:x y; sid:1;)", "depth", "depth", |k| matches!(k, ErrorKind::InvalidValue(_))),
@@ -433,6 +433,9 @@ fn newer_and_older_spellings() {
     // doh2 rules may use DNS and HTTP buffers; a quic rule may use ja4.hash
     parse_line(r#"alert doh2 any any -> any any (dns.query; content:"a"; http.uri; content:"/dns-query"; sid:1;)"#).unwrap();
     parse_line(r#"alert quic any any -> any any (ja4.hash; content:"q13d"; sid:1;)"#).unwrap();
+    let r =
+        ok("asn1:bitstring_overflow, oversize_length 1024, relative_offset -4; ftpbounce; sid:1;");
+    assert!(matches!(&r.buffers[0].matches[0], Match::Asn1(a) if a.relative_offset == Some(-4)));
     parse_line("alert mdns any any -> any any (mdns.queries.rrname; content:\"_http\"; sid:1;)")
         .unwrap();
 }
