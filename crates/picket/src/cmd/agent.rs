@@ -33,9 +33,12 @@ pub struct Args {
 
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
 
-/// The one environment variable the agent sets for itself: mimalloc's use of transparent huge
-/// pages makes each touched 2 MiB of heap resident, which alone would exceed an agent's budget.
+/// Allocator settings the agent runs with, for its memory budget: mimalloc's use of transparent
+/// huge pages makes each touched 2 MiB of heap resident, and purging freed pages at once
+/// (instead of after 10 ms of further activity, which an idle agent never has) returns the
+/// start-up baseline walk's memory. Measured: about 2.5 MB less resident memory at idle.
 const THP_ENV: &str = "MIMALLOC_ALLOW_THP";
+const PURGE_ENV: &str = "MIMALLOC_PURGE_DELAY";
 
 pub fn run(args: Args) -> Result<i32> {
     let config = AgentConfig::load(&args.config)?;
@@ -50,6 +53,10 @@ pub fn run(args: Args) -> Result<i32> {
         let error = std::process::Command::new(exe)
             .args(std::env::args_os().skip(1))
             .env(THP_ENV, "0")
+            .env(
+                PURGE_ENV,
+                std::env::var_os(PURGE_ENV).unwrap_or_else(|| "0".into()),
+            )
             .exec();
         eprintln!("picket agent: re-exec without huge pages failed ({error}); going on");
     }
@@ -142,7 +149,9 @@ pub fn run(args: Args) -> Result<i32> {
             Box::new(move || {
                 let source = HoneytokenSource::start(&honey, counters)?;
                 if let Some(why) = source.fallback_reason() {
-                    eprintln!("picket agent: honeytokens use inotify, without process information: {why}");
+                    eprintln!(
+                        "picket agent: honeytokens use inotify, without process information: {why}"
+                    );
                 }
                 Ok(Box::new(source) as Box<dyn Source>)
             }),

@@ -219,6 +219,7 @@ fn fim_both_phases(args: &FimArgs) -> Result<i32> {
         // As `picket agent` runs: mimalloc without transparent huge pages, which would make
         // every touched 2 MiB of heap resident.
         command.env("MIMALLOC_ALLOW_THP", "0");
+        command.env("MIMALLOC_PURGE_DELAY", "0");
         command.arg(&args.root).arg("--db").arg(&db);
         if let Some(t) = args.threads {
             command.arg("--threads").arg(t.to_string());
