@@ -30,6 +30,9 @@ pub struct IngestConfig {
     pub max_sessions: usize,
     /// Per-session limits of the host engine.
     pub session_limits: Limits,
+    /// Rule matches below this level are not stored as alerts (OSSEC's `log_alert_level`,
+    /// Wazuh ships 3). The event itself is stored either way. 0 keeps the engine's verdict.
+    pub min_alert_level: u8,
 }
 
 impl Default for IngestConfig {
@@ -37,6 +40,7 @@ impl Default for IngestConfig {
         IngestConfig {
             max_sessions: 1024,
             session_limits: Limits::default(),
+            min_alert_level: 0,
         }
     }
 }
@@ -54,6 +58,8 @@ pub struct IngestReport {
     pub analysed: u64,
     /// Alerts raised and stored.
     pub alerts: u64,
+    /// Alerts the engine raised below [`IngestConfig::min_alert_level`], not stored.
+    pub below_alert_level: u64,
     /// Events whose payload named a host other than the authenticated source (the claim is
     /// kept as `picket.claimed_host`; `host` is set to the source).
     pub host_mismatches: u64,
@@ -68,6 +74,7 @@ pub struct IngestCounters {
     pub duplicates: u64,
     pub analysed: u64,
     pub alerts: u64,
+    pub below_alert_level: u64,
     pub host_mismatches: u64,
     /// Sessions dropped to make room for a new source ([`IngestConfig::max_sessions`]).
     pub sessions_evicted: u64,
@@ -129,6 +136,7 @@ impl<'r> Ingest<'r> {
         received: Timestamp,
     ) -> Result<IngestReport, Error> {
         let mut report = IngestReport::default();
+        let min_alert_level = self.config.min_alert_level;
         let session = self.session(source);
         let mut tx = store.batch()?;
         for Sequenced { seq, mut event } in batch {
@@ -164,6 +172,15 @@ impl<'r> Ingest<'r> {
                 default_hostname: source,
                 time: event.timestamp,
             });
+            if outcome.alert
+                && outcome
+                    .rule
+                    .as_ref()
+                    .is_some_and(|r| r.level < min_alert_level)
+            {
+                report.below_alert_level += 1;
+                continue;
+            }
             if let Some(alert) = alert_event(&outcome, &event) {
                 tx.insert(key.part(1), &alert)?;
                 report.alerts += 1;
@@ -178,6 +195,7 @@ impl<'r> Ingest<'r> {
         c.duplicates += report.duplicates;
         c.analysed += report.analysed;
         c.alerts += report.alerts;
+        c.below_alert_level += report.below_alert_level;
         c.host_mismatches += report.host_mismatches;
         Ok(report)
     }

@@ -206,3 +206,30 @@ fn session_limit_evicts_the_least_recently_used_and_counts_it() {
     assert_eq!(ingest.counters().sessions_evicted, 2);
     assert_eq!(ingest.counters().received, 45);
 }
+
+#[test]
+fn alerts_below_the_configured_level_are_not_stored() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut store = Store::open(dir.path().join("picket.db")).expect("store");
+    let ruleset = ruleset();
+    let mut ingest = Ingest::new(
+        &ruleset,
+        IngestConfig {
+            min_alert_level: 10,
+            ..IngestConfig::default()
+        },
+    );
+    let report = ingest
+        .ingest(
+            &mut store,
+            "work",
+            0,
+            log_batch(BRUTE_FORCE, 1),
+            Timestamp::from_secs(T0),
+        )
+        .expect("ingest");
+    let rules = stored_rules(&store, None);
+    assert_eq!(rules, vec![100111, 100113], "only levels 10 and 12");
+    assert!(report.below_alert_level >= 5, "{report:?}");
+    assert_eq!(report.stored, 9, "every event is stored all the same");
+}

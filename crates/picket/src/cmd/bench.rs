@@ -278,6 +278,9 @@ pub struct StoreArgs {
     /// Ruleset roots for the ingest phase (default: picket's embedded ruleset).
     #[arg(long = "ruleset", value_name = "DIR")]
     pub rulesets: Vec<PathBuf>,
+    /// Store alerts of at least this level only (the manager's `min_alert_level`).
+    #[arg(long, default_value_t = 0)]
+    pub min_alert_level: u8,
     /// Directory for the two databases (default: a new one under the temporary
     /// directory, removed at the end).
     #[arg(long)]
@@ -374,7 +377,13 @@ fn store(args: StoreArgs) -> Result<i32> {
     let path = dir.join("ingest.db");
     let _ = std::fs::remove_file(&path);
     let mut db = Store::open(&path)?;
-    let mut ingest = Ingest::new(&ruleset, IngestConfig::default());
+    let mut ingest = Ingest::new(
+        &ruleset,
+        IngestConfig {
+            min_alert_level: args.min_alert_level,
+            ..IngestConfig::default()
+        },
+    );
     let mut next = 0u64;
     let mut batch_index = 0usize;
     let mut busy = 0.0f64;
@@ -411,9 +420,11 @@ fn store(args: StoreArgs) -> Result<i32> {
         cpu
     );
     println!(
-        "           analysed {}, alerts stored {}, database {:.1} MB ({} rows)",
+        "           analysed {}, alerts stored {} (below --min-alert-level {}), database \
+         {:.1} MB ({} rows)",
         counters.analysed,
         counters.alerts,
+        counters.below_alert_level,
         size.file_bytes as f64 / 1e6,
         db.count()?
     );
