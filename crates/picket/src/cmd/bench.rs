@@ -83,7 +83,11 @@ fn hids(args: HidsArgs) -> Result<i32> {
             break;
         }
         bytes += n as u64;
-        let line = String::from_utf8_lossy(&buffer);
+        // Valid UTF-8 is the common case and needs no copy; anything else is decoded lossily.
+        let line = match std::str::from_utf8(&buffer) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&buffer),
+        };
         let line = line.trim_end_matches(['\n', '\r']);
         // Event time advances one second per 100 lines, a realistic rate for correlation
         // windows, and stays independent of the wall clock.
