@@ -120,6 +120,13 @@ fn et_open_loads_at_least_the_reached_share() {
         24_827,
         "enabled rule count of ET Open changed"
     );
+    // The target is 2 s (Suricata: about 11 s); optimised builds take 0.2-0.5 s here.
+    if !cfg!(debug_assertions) {
+        assert!(
+            secs <= 2.0,
+            "loading ET Open took {secs:.3} s, over the 2 s target"
+        );
+    }
     assert_eq!(round_trip(&set), 0, "parse(render(rule)) != rule");
 
     let started = Instant::now();
