@@ -250,11 +250,3 @@ fn peak_rss_kib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
-
-/// The whole `picket` process allocates through mimalloc. The sensor builds a JSON object
-/// per flow record and frees it right after writing; with glibc's allocator that churn
-/// was about a quarter of the engine's time on the corpus (see `picket sensor --bench`).
-/// This is process-wide: it belongs in `main.rs`, and sits here only because this file is
-/// the sensor's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
