@@ -354,6 +354,7 @@ impl FimSource {
 
     fn read_inotify(&mut self) {
         let Some(w) = &self.watches else { return };
+        let mut dropped = Vec::new();
         loop {
             let events = match w.inotify.read_events() {
                 Ok(e) if !e.is_empty() => e,
@@ -367,6 +368,11 @@ impl FimSource {
                     self.next_check = Some(Instant::now());
                     continue;
                 }
+                if ev.mask.contains(AddWatchFlags::IN_IGNORED) {
+                    // The kernel dropped this watch (its directory is gone).
+                    dropped.push(ev.wd);
+                    continue;
+                }
                 let Some(dir) = w.paths.get(&ev.wd) else {
                     continue;
                 };
@@ -374,17 +380,15 @@ impl FimSource {
                     Some(name) => dir.join(name),
                     None => dir.clone(),
                 };
-                if ev.mask.contains(AddWatchFlags::IN_IGNORED) {
-                    continue;
-                }
                 self.dirty.insert(path);
                 self.first_dirty.get_or_insert_with(Instant::now);
                 self.last_event = Instant::now();
             }
         }
         if let Some(w) = &mut self.watches {
-            // IN_IGNORED: the kernel dropped the watch (directory deleted); forget it.
-            w.paths.retain(|_, p| p.exists());
+            for wd in dropped {
+                w.paths.remove(&wd);
+            }
         }
     }
 
