@@ -200,6 +200,74 @@ impl<'r> Ingest<'r> {
         Ok(report)
     }
 
+    /// The analysis half of [`Ingest::ingest`], for a pipeline that stores on another
+    /// thread ([`store_analysed`]): analyse every event and return the rows to store, EVE
+    /// text included. It cannot see which events are resends, so it analyses them all: use
+    /// it behind the transport's deduplication, which drops resends before the sink. A
+    /// resend that slips through is still stored once (its rows and its alert have the
+    /// same keys as before), but it counts again in correlation.
+    pub fn analyse(
+        &mut self,
+        source: &str,
+        epoch: u64,
+        batch: impl IntoIterator<Item = Sequenced>,
+    ) -> Analysed {
+        let mut analysed = Analysed {
+            source: source.to_string(),
+            epoch,
+            rows: Vec::new(),
+            report: IngestReport::default(),
+        };
+        let min_alert_level = self.config.min_alert_level;
+        let session = self.session(source);
+        let report = &mut analysed.report;
+        for Sequenced { seq, mut event } in batch {
+            report.received += 1;
+            if event.host.as_deref() != Some(source) {
+                if let Some(claimed) = event.host.take() {
+                    report.host_mismatches += 1;
+                    event
+                        .picket
+                        .insert("claimed_host".into(), Value::from(claimed));
+                }
+                event.host = Some(source.to_string());
+            }
+            let alert = analysed_line(&event).and_then(|(line, location)| {
+                report.analysed += 1;
+                let outcome = session.process(Input {
+                    line: &line,
+                    location: &location,
+                    agent: source,
+                    default_hostname: source,
+                    time: event.timestamp,
+                });
+                if outcome.alert
+                    && outcome
+                        .rule
+                        .as_ref()
+                        .is_some_and(|r| r.level < min_alert_level)
+                {
+                    report.below_alert_level += 1;
+                    return None;
+                }
+                alert_event(&outcome, &event)
+            });
+            analysed.rows.push(AnalysedRow::new(seq, 0, &event));
+            if let Some(alert) = alert {
+                report.alerts += 1;
+                analysed.rows.push(AnalysedRow::new(seq, 1, &alert));
+            }
+        }
+        let c = &mut self.counters;
+        c.batches += 1;
+        c.received += analysed.report.received;
+        c.analysed += analysed.report.analysed;
+        c.alerts += analysed.report.alerts;
+        c.below_alert_level += analysed.report.below_alert_level;
+        c.host_mismatches += analysed.report.host_mismatches;
+        analysed
+    }
+
     /// The session of `source`, made (and room made for it) if needed.
     fn session(&mut self, source: &str) -> &mut Session<'r> {
         self.clock += 1;
@@ -311,4 +379,67 @@ fn alert_event(outcome: &Outcome, cause: &Event) -> Option<Event> {
         }
     }
     Some(event)
+}
+
+/// One row ready to store: its key parts and its EVE text.
+#[derive(Debug, Clone)]
+pub struct AnalysedRow {
+    pub seq: Option<u64>,
+    pub part: u32,
+    pub timestamp: Timestamp,
+    pub event_type: String,
+    pub eve: String,
+}
+
+impl AnalysedRow {
+    fn new(seq: Option<u64>, part: u32, event: &Event) -> Self {
+        AnalysedRow {
+            seq,
+            part,
+            timestamp: event.timestamp,
+            event_type: event.event_type.clone(),
+            eve: event.to_eve_line(picket_event::EveMode::Extended),
+        }
+    }
+}
+
+/// A batch analysed by [`Ingest::analyse`], waiting to be stored by [`store_analysed`].
+#[derive(Debug, Clone)]
+pub struct Analysed {
+    pub source: String,
+    pub epoch: u64,
+    pub rows: Vec<AnalysedRow>,
+    /// Received, analysed, alerts and host mismatches; `stored` and `duplicates` are filled
+    /// in by [`store_analysed`].
+    pub report: IngestReport,
+}
+
+/// The storing half of the pipeline: every row of `analysed` in one transaction, and the
+/// source marked as heard from at `received`.
+pub fn store_analysed(
+    store: &mut Store,
+    analysed: &Analysed,
+    received: Timestamp,
+) -> Result<IngestReport, Error> {
+    let mut report = analysed.report;
+    let mut tx = store.batch()?;
+    for row in &analysed.rows {
+        let key = Key {
+            source: &analysed.source,
+            epoch: analysed.epoch,
+            seq: row.seq,
+            part: row.part,
+        };
+        let new = tx.insert_eve(key, row.timestamp, &row.event_type, &row.eve)?;
+        if row.part == 0 {
+            if new {
+                report.stored += 1;
+            } else {
+                report.duplicates += 1;
+            }
+        }
+    }
+    tx.saw_source(&analysed.source, received, report.received)?;
+    tx.commit()?;
+    Ok(report)
 }

@@ -11,11 +11,15 @@
 //! An event whose key was already stored (a resend after a lost acknowledgement) is not
 //! analysed again, so resends neither duplicate alerts nor inflate frequency rules.
 //!
+//! [`Ingest::analyse`] and [`store_analysed`] are the same work split in two, so that the
+//! rules run on one core while SQLite writes on another.
+//!
 //! This crate does no network I/O: the transport hands it batches, and `picket-store`
 //! owns the SQLite file.
 
 mod ingest;
 
 pub use ingest::{
-    analysed_line, Error, Ingest, IngestConfig, IngestCounters, IngestReport, Sequenced,
+    analysed_line, store_analysed, Analysed, AnalysedRow, Error, Ingest, IngestConfig,
+    IngestCounters, IngestReport, Sequenced,
 };

@@ -3,7 +3,7 @@
 
 use picket_event::{Event, Timestamp};
 use picket_hids::{load_ruleset, Ruleset};
-use picket_manager::{Ingest, IngestConfig, Sequenced};
+use picket_manager::{store_analysed, Ingest, IngestConfig, Sequenced};
 use picket_store::{AlertQuery, Store};
 use serde_json::Value;
 use std::path::Path;
@@ -232,4 +232,26 @@ fn alerts_below_the_configured_level_are_not_stored() {
     assert_eq!(rules, vec![100111, 100113], "only levels 10 and 12");
     assert!(report.below_alert_level >= 5, "{report:?}");
     assert_eq!(report.stored, 9, "every event is stored all the same");
+}
+
+#[test]
+fn pipelined_analyse_then_store_gives_the_same_alerts_as_ingest() {
+    let ruleset = ruleset();
+    let now = Timestamp::from_secs(T0 + 60);
+    let dir = tempfile::tempdir().expect("temp");
+    let mut one = Store::open(dir.path().join("one.db")).expect("store");
+    Ingest::new(&ruleset, IngestConfig::default())
+        .ingest(&mut one, "sys-net", 0, log_batch(BRUTE_FORCE, 1), now)
+        .expect("ingest");
+    let mut two = Store::open(dir.path().join("two.db")).expect("store");
+    let mut ingest = Ingest::new(&ruleset, IngestConfig::default());
+    let analysed = ingest.analyse("sys-net", 0, log_batch(BRUTE_FORCE, 1));
+    let report = store_analysed(&mut two, &analysed, now).expect("store");
+    assert_eq!((report.stored, report.duplicates), (9, 0));
+    assert_eq!(stored_rules(&two, None), stored_rules(&one, None));
+    // A resend that slips past the transport is stored once, alerts included.
+    let again = ingest.analyse("sys-net", 0, log_batch(BRUTE_FORCE, 1));
+    let report = store_analysed(&mut two, &again, now).expect("store again");
+    assert_eq!((report.stored, report.duplicates), (0, 9));
+    assert_eq!(two.count().expect("count"), one.count().expect("count"));
 }
