@@ -35,8 +35,32 @@ fn boundary(s: &str, i: usize) -> usize {
     i
 }
 
-/// Pre-decode one line.
+/// A leading syslog priority, `<0>` to `<191>`, as `qubes.Log` and raw syslog senders
+/// prefix it; returns the rest of the line.
+fn strip_priority(line: &str) -> &str {
+    let b = line.as_bytes();
+    if b.first() != Some(&b'<') {
+        return line;
+    }
+    let digits = b[1..]
+        .iter()
+        .take(4)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if (1..=3).contains(&digits) && b.get(1 + digits) == Some(&b'>') {
+        if let Ok(pri) = line[1..1 + digits].parse::<u16>() {
+            if pri <= 191 {
+                return &line[2 + digits..];
+            }
+        }
+    }
+    line
+}
+
+/// Pre-decode one line. A leading `<PRI>` is dropped first (picket's extension: OSSEC
+/// leaves it in the message).
 pub fn predecode(line: &str) -> PreDecoded<'_> {
+    let line = strip_priority(line);
     let b = line.as_bytes();
     let at = |i: usize| -> u8 { b.get(i).copied().unwrap_or(0) };
     let len = b.len();
@@ -73,6 +97,7 @@ pub fn predecode(line: &str) -> PreDecoded<'_> {
         && at(10) == b'T'
         && at(13) == b':'
         && at(16) == b':'
+        && ((at(22) == b':' && at(25) == b' ') || at(19) == b'.')
     {
         if at(22) == b':' && at(25) == b' ' {
             Some(26) // 2007-06-14T15:48:55-04:00
@@ -105,6 +130,17 @@ pub fn predecode(line: &str) -> PreDecoded<'_> {
         && at(31) == b' '
     {
         Some(32) // 2021-04-21 10:16:09.404756-0700
+    } else if len >= 23
+        && at(3) == b' '
+        && at(6) == b' '
+        && at(9) == b':'
+        && at(12) == b':'
+        && at(15) == b'.'
+        && (16..22).all(digit)
+        && at(22) == b' '
+    {
+        // journalctl -o short-precise: Nov 27 10:00:01.123456 (picket's extension)
+        Some(23)
     } else {
         None
     };
@@ -382,6 +418,23 @@ mod tests {
         assert_eq!(p.hostname, Some("host"));
         assert_eq!(p.program_name, None);
         assert_eq!(p.log, "some message without a tag");
+    }
+
+    #[test]
+    fn journald_formats_and_priority_prefix() {
+        // `short-iso` stays unparsed on purpose: dnf.rpm.log lines have the same shape
+        // ("2026-11-27T10:14:00+0000 SUBDEBUG Installed: ...") and no hostname.
+        let p = predecode("2026-11-27T10:00:01+0000 SUBDEBUG Installed: x");
+        assert_eq!(p.log, p.full_log);
+        let p = predecode("Nov 27 10:00:01.123456 work sudo[7]: x");
+        assert_eq!(
+            (p.hostname, p.program_name, p.log),
+            (Some("work"), Some("sudo"), "x")
+        );
+        let p = predecode("<38>Nov 27 10:00:01 work su: y");
+        assert_eq!((p.program_name, p.log), (Some("su"), "y"));
+        assert_eq!(predecode("<999>x").log, "<999>x", "not a priority");
+        assert_eq!(predecode("<error> x").log, "<error> x");
     }
 
     #[test]
