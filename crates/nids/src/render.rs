@@ -317,20 +317,8 @@ impl fmt::Display for Rule {
         if let Some(r) = self.meta.rev {
             write!(f, " rev:{r};")?;
         }
-        if !self.meta.metadata.is_empty() {
-            let items: Vec<String> = self
-                .meta
-                .metadata
-                .iter()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{k} {v}")
-                    }
-                })
-                .collect();
-            write!(f, " metadata:{};", items.join(", "))?;
+        if !self.meta.metadata_text.is_empty() {
+            write!(f, " metadata:{};", self.meta.metadata_text)?;
         }
         f.write_str(")")
     }

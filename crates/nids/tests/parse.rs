@@ -90,9 +90,13 @@ fn metadata_keywords() {
     assert_eq!(r.meta.classtype.as_deref(), Some("trojan-activity"));
     assert_eq!(r.meta.references.len(), 2);
     assert_eq!(r.meta.references[1].system, "cve");
+    let md: Vec<_> = r.meta.metadata().collect();
     assert_eq!(
-        r.meta.metadata[1],
-        ("signature_severity".to_string(), "Major".to_string())
+        md,
+        [
+            ("created_at", "2020_01_01"),
+            ("signature_severity", "Major")
+        ]
     );
 }
 
