@@ -64,7 +64,11 @@ fn rule_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 fn find_classification(inputs: &[PathBuf]) -> Option<PathBuf> {
     inputs.iter().find_map(|p| {
-        let dir = if p.is_dir() { p.as_path() } else { p.parent().unwrap_or(Path::new(".")) };
+        let dir = if p.is_dir() {
+            p.as_path()
+        } else {
+            p.parent().unwrap_or(Path::new("."))
+        };
         let c = dir.join("classification.config");
         c.is_file().then_some(c)
     })
@@ -74,15 +78,20 @@ fn check(args: CheckArgs) -> Result<i32> {
     let started = Instant::now();
     let vars = match &args.vars {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             Variables::from_toml(&text).with_context(|| format!("in {}", p.display()))?
         }
         None => Variables::default(),
     };
-    let class_path = args.classification.clone().or_else(|| find_classification(&args.files));
+    let class_path = args
+        .classification
+        .clone()
+        .or_else(|| find_classification(&args.files));
     let classifications = match &class_path {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
             let (c, errors) = Classifications::parse(&text);
             for e in errors {
                 eprintln!("picket: {}:{e}", p.display());
