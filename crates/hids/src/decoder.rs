@@ -86,6 +86,8 @@ pub struct Decoder {
     prematch: Option<Pattern>,
     /// Prefilter literal ids of `prematch` (set when the ruleset is built).
     pub(crate) prematch_literals: Option<Vec<u32>>,
+    /// Prefilter literal ids of `regex`.
+    pub(crate) regex_literals: Option<Vec<u32>>,
     prematch_after_parent: bool,
     regex: Option<Pattern>,
     regex_offset: Offset,
@@ -161,9 +163,12 @@ impl DecoderSet {
     pub(crate) fn prematch_slots(
         &mut self,
     ) -> impl Iterator<Item = (&Pattern, &mut Option<Vec<u32>>)> {
-        self.decoders
-            .iter_mut()
-            .filter_map(|d| d.prematch.as_ref().map(|p| (p, &mut d.prematch_literals)))
+        // Prematch and regex patterns alike: either one failing means no match.
+        self.decoders.iter_mut().flat_map(|d| {
+            let prematch = d.prematch.as_ref().map(|p| (p, &mut d.prematch_literals));
+            let regex = d.regex.as_ref().map(|p| (p, &mut d.regex_literals));
+            prematch.into_iter().chain(regex)
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -401,6 +406,7 @@ impl DecoderSet {
             program_name,
             prematch,
             prematch_literals: None,
+            regex_literals: None,
             prematch_after_parent,
             regex,
             regex_offset,
@@ -576,7 +582,15 @@ impl DecoderSet {
             let mut chain_start: Option<usize> = None; // position in node.children
             let mut child_end = parent_end;
             if node.children.is_empty() {
-                self.apply_chain(&[node.decoder], 0, log, parent_end, parent_end, &mut out);
+                self.apply_chain(
+                    &[node.decoder],
+                    0,
+                    log,
+                    parent_end,
+                    parent_end,
+                    &mut out,
+                    present,
+                );
                 return out;
             }
             let mut i = 0;
@@ -620,7 +634,15 @@ impl DecoderSet {
             let Some(start) = chain_start else {
                 return out;
             };
-            self.apply_chain(&node.children, start, log, parent_end, child_end, &mut out);
+            self.apply_chain(
+                &node.children,
+                start,
+                log,
+                parent_end,
+                child_end,
+                &mut out,
+                present,
+            );
             return out;
         }
         out
@@ -635,6 +657,7 @@ impl DecoderSet {
         parent_end: usize,
         child_end: usize,
         out: &mut Decoded,
+        present: &mut dyn FnMut(&[u32]) -> bool,
     ) {
         let mut previous_regex_end: Option<usize> = None;
         let mut i = start;
@@ -659,7 +682,17 @@ impl DecoderSet {
                 Offset::AfterPrematch => child_end,
                 Offset::AfterRegex => previous_regex_end.unwrap_or(child_end),
             };
-            match regex.captures(&log[from..]) {
+            // A regex whose required literals are all absent from the line cannot match.
+            let captures = if decoder
+                .regex_literals
+                .as_deref()
+                .is_some_and(|ids| !present(ids))
+            {
+                None
+            } else {
+                regex.captures(&log[from..])
+            };
+            match captures {
                 None => {
                     if decoder.get_next {
                         i += 1;
