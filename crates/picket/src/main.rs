@@ -37,15 +37,13 @@ enum Command {
     Sensor(cmd::sensor::Args),
     /// Host agent: read logs, watch file integrity and honeytokens, send to the manager.
     Agent(cmd::agent::Args),
-    /// Manager: receive events from agents, analyse, store, alert (not wired yet).
-    #[command(hide = true)]
+    /// Manager: receive events from agents, analyse, store, alert.
     Manager(cmd::manager::Args),
     /// Enrol a TCP agent with a manager (keys and pins).
     Enroll(cmd::enroll::Args),
     /// Show stored alerts.
     Alerts(cmd::alerts::Args),
-    /// Run manager and agent on this host with embedded defaults (not wired yet).
-    #[command(hide = true)]
+    /// Run manager and agent on this host with embedded defaults.
     Up(cmd::up::Args),
     /// Suricata rule tools.
     #[command(subcommand)]

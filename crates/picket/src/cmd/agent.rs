@@ -1,7 +1,12 @@
 //! `picket agent`: runs the host sources of its configuration file, each on its own thread,
 //! and writes their records as EVE JSON lines to stdout or `--output`. Each source's position
 //! is saved only after its records are written and flushed, so a restart resumes after the
-//! last record written. (The transport to the manager is wired in once its client exists.)
+//! last record written.
+//!
+//! With `--manager-unix` or `--qrexec-target`, records go to the manager instead: sources
+//! append them to an on-disk spool in the state directory (saved before each source's
+//! bookmark moves), and a link thread drains the spool through the transport client,
+//! reconnecting after errors. `--output` still writes JSON lines as well when given.
 
 use anyhow::{Context, Result};
 use picket_event::{EveMode, Event};
@@ -12,11 +17,15 @@ use picket_hostsrc::honeytoken::HoneytokenSource;
 use picket_hostsrc::journal::JournalSource;
 use picket_hostsrc::tail::Tailer;
 use picket_hostsrc::{Counters, Source};
+use picket_transport::client::{describe_qrexec_exit, ClientConfig, Link, QrexecClient};
+use picket_transport::server::EVENTS_SERVICE;
+use picket_transport::spool::{Spool, SpoolConfig};
 use std::io::Write;
-use std::path::PathBuf;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,9 +38,30 @@ pub struct Args {
     /// Check the configuration and exit.
     #[arg(long)]
     pub check_config: bool,
+    /// Send records to a manager's qrexec socket service at PATH (the agent writes the
+    /// `"picket.Events <source>\0"` header qrexec would, naming itself --source-name).
+    #[arg(long, value_name = "PATH", conflicts_with = "qrexec_target")]
+    pub manager_unix: Option<PathBuf>,
+    /// Send records through `qrexec-client-vm QUBE picket.Events`.
+    #[arg(long, value_name = "QUBE")]
+    pub qrexec_target: Option<String>,
+    /// Source name in the socket header of --manager-unix (default: the configured host,
+    /// else "localhost"). Over qrexec, dom0 names the source and this is unused.
+    #[arg(long, value_name = "NAME")]
+    pub source_name: Option<String>,
+}
+
+/// Where the agent sends its records.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A qrexec socket service at this path, with the header naming `source`.
+    Unix { path: PathBuf, source: String },
+    /// `qrexec-client-vm QUBE picket.Events`.
+    Qrexec(String),
 }
 
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
+type SharedSpool = Arc<Mutex<Spool>>;
 
 /// Allocator settings the agent runs with, for its memory budget: mimalloc's use of transparent
 /// huge pages makes each touched 2 MiB of heap resident, and purging freed pages at once
@@ -60,25 +90,58 @@ pub fn run(args: Args) -> Result<i32> {
             .exec();
         eprintln!("picket agent: re-exec without huge pages failed ({error}); going on");
     }
-    let out: Box<dyn Write + Send> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("opening {}", path.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    let target = match (&args.manager_unix, &args.qrexec_target) {
+        (Some(path), _) => Some(Target::Unix {
+            path: path.clone(),
+            source: args
+                .source_name
+                .clone()
+                .or_else(|| config.host.clone())
+                .unwrap_or_else(|| "localhost".into()),
+        }),
+        (None, Some(qube)) => Some(Target::Qrexec(qube.clone())),
+        (None, None) => None,
     };
-    let out: Output = Arc::new(Mutex::new(out));
-    std::fs::create_dir_all(&config.state_dir)
-        .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("installing the signal handler")?;
     }
+    run_with(config, args.output.as_deref(), target, stop)
+}
+
+/// The agent proper, once configured: runs until `stop` is set or a source fails. Records go
+/// to `output` (a file), to `target` (through the spool), or to stdout when neither is given.
+pub fn run_with(
+    config: AgentConfig,
+    output: Option<&Path>,
+    target: Option<Target>,
+    stop: Arc<AtomicBool>,
+) -> Result<i32> {
+    let out: Option<Box<dyn Write + Send>> = match output {
+        Some(path) => Some(Box::new(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening {}", path.display()))?,
+        ))),
+        None if target.is_none() => Some(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        None => None,
+    };
+    let out: Option<Output> = out.map(|o| Arc::new(Mutex::new(o)));
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
+    let spool: Option<SharedSpool> = match &target {
+        Some(_) => {
+            let dir = config.state_dir.join("spool");
+            let spool = Spool::open(&dir, SpoolConfig::default())
+                .with_context(|| format!("opening the spool in {}", dir.display()))?;
+            Some(Arc::new(Mutex::new(spool)))
+        }
+        None => None,
+    };
     let (failed_tx, failed_rx) = mpsc::channel::<String>();
     let mut registry = Registry::default();
     let mut threads = Vec::new();
@@ -87,6 +150,7 @@ pub fn run(args: Args) -> Result<i32> {
 
     let mut spawn = |name: &str, make: Box<dyn FnOnce() -> Result<Box<dyn Source>> + Send>| {
         let out = out.clone();
+        let spool = spool.clone();
         let stop = stop.clone();
         let failed = failed_tx.clone();
         let host = host.clone();
@@ -95,7 +159,9 @@ pub fn run(args: Args) -> Result<i32> {
             .name(thread_name)
             .stack_size(256 * 1024)
             .spawn(move || {
-                let result = make().and_then(|source| run_source(source, &out, &stop, host));
+                let result = make().and_then(|source| {
+                    run_source(source, out.as_ref(), spool.as_ref(), &stop, host)
+                });
                 if let Err(e) = result {
                     let _ = failed.send(format!("{e:#}"));
                 }
@@ -165,6 +231,24 @@ pub fn run(args: Args) -> Result<i32> {
             Box::new(move || Ok(Box::new(heartbeat) as Box<dyn Source>)),
         );
     }
+    let link = match (target, &spool) {
+        (Some(target), Some(spool)) => {
+            let spool = spool.clone();
+            let stop = stop.clone();
+            // The name claimed in Hello: the configured host, else the socket header's.
+            let name = config.host.clone().unwrap_or_else(|| match &target {
+                Target::Unix { source, .. } => source.clone(),
+                Target::Qrexec(_) => "localhost".into(),
+            });
+            Some(
+                std::thread::Builder::new()
+                    .name("link".into())
+                    .spawn(move || run_link(&target, &name, &spool, &stop))
+                    .context("starting the link thread")?,
+            )
+        }
+        _ => None,
+    };
     drop(failed_tx);
 
     // Wait for a stop signal or a source that cannot go on.
@@ -183,8 +267,13 @@ pub fn run(args: Args) -> Result<i32> {
     for t in threads {
         let _ = t.join();
     }
-    if let Ok(mut out) = out.lock() {
-        let _ = out.flush();
+    if let Some(link) = link {
+        let _ = link.join();
+    }
+    if let Some(out) = &out {
+        if let Ok(mut out) = out.lock() {
+            let _ = out.flush();
+        }
     }
     match failure {
         Some(message) => {
@@ -195,9 +284,66 @@ pub fn run(args: Args) -> Result<i32> {
     }
 }
 
+/// Drain the spool to the manager until `stop`, reconnecting (with a growing pause, at most
+/// 5 s) after any error; unacked records stay in the spool meanwhile.
+fn run_link(target: &Target, name: &str, spool: &Mutex<Spool>, stop: &AtomicBool) {
+    let mut pause = Duration::from_millis(100);
+    let mut last_error = String::new();
+    while !stop.load(Ordering::SeqCst) {
+        let result = connect_and_run(target, name, spool, stop);
+        match result {
+            Ok(()) => pause = Duration::from_millis(100),
+            Err(e) => {
+                let message = format!("{e:#}");
+                if message != last_error {
+                    eprintln!("picket agent: manager link: {message}; retrying");
+                    last_error = message;
+                }
+            }
+        }
+        let until = Instant::now() + pause;
+        while Instant::now() < until && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+fn connect_and_run(
+    target: &Target,
+    name: &str,
+    spool: &Mutex<Spool>,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let config = ClientConfig::new(name);
+    let lock = || {
+        spool
+            .lock()
+            .map_err(|_| anyhow::anyhow!("spool lock poisoned"))
+    };
+    match target {
+        Target::Unix { path, source } => {
+            let mut conn = UnixStream::connect(path)
+                .with_context(|| format!("connecting to {}", path.display()))?;
+            conn.write_all(format!("{EVENTS_SERVICE} {source}\0").as_bytes())?;
+            let mut link = Link::handshake(conn, &mut *lock()?, config)?;
+            link.run(spool, stop)?;
+        }
+        Target::Qrexec(qube) => {
+            let mut client =
+                QrexecClient::spawn(QrexecClient::command(qube), &mut *lock()?, config)?;
+            let result = client.link.run(spool, stop);
+            let status = client.finish()?;
+            result.with_context(|| describe_qrexec_exit(status))?;
+        }
+    }
+    Ok(())
+}
+
 fn run_source(
     mut source: Box<dyn Source>,
-    out: &Output,
+    out: Option<&Output>,
+    spool: Option<&SharedSpool>,
     stop: &AtomicBool,
     host: Option<String>,
 ) -> Result<()> {
@@ -210,14 +356,16 @@ fn run_source(
         if batch.is_empty() {
             continue;
         }
-        {
+        for event in batch.iter_mut() {
+            if event.host.is_none() {
+                event.host = host.clone();
+            }
+        }
+        if let Some(out) = out {
             let mut out = out
                 .lock()
                 .map_err(|_| anyhow::anyhow!("output lock poisoned"))?;
-            for mut event in batch.drain(..) {
-                if event.host.is_none() {
-                    event.host = host.clone();
-                }
+            for event in &batch {
                 event
                     .write_eve(EveMode::Extended, &mut *out)
                     .and_then(|_| out.write_all(b"\n"))
@@ -225,6 +373,18 @@ fn run_source(
             }
             out.flush().context("writing records")?;
         }
+        if let Some(spool) = spool {
+            let mut spool = spool
+                .lock()
+                .map_err(|_| anyhow::anyhow!("spool lock poisoned"))?;
+            for event in &batch {
+                spool
+                    .append(event.to_eve_line(EveMode::Extended).as_bytes())
+                    .context("spooling records")?;
+            }
+            spool.sync().context("spooling records")?;
+        }
+        batch.clear();
         // Only now that the records are out may the source move its bookmark past them.
         source
             .checkpoint()

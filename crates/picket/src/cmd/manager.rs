@@ -1,8 +1,413 @@
-use anyhow::{bail, Result};
+//! `picket manager`: receives agents' records through the transport (a qrexec socket service,
+//! an executable qrexec service on stdin/stdout), runs them through the host engine and
+//! stores events and alerts in the data directory's SQLite store. The transport's per-source
+//! delivery state is saved in the same transaction as the records it describes, and restored
+//! at start, so a restarted manager neither loses nor double-stores an acknowledged record.
+//! Transport flags (a forged name in Hello, a sequence gap, a spool reset) and sources that
+//! go silent become stored alerts.
 
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+use anyhow::{Context, Result};
+use picket_event::{Alert, Event, Timestamp};
+use picket_manager::{Ingest, IngestConfig, Sequenced};
+use picket_store::{DeliveryState, Key, Store};
+use picket_transport::delivery::SourceState;
+use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
+use picket_transport::source::{Source, Via};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-pub fn run(_args: Args) -> Result<i32> {
-    bail!("`picket manager` is not built yet")
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Data directory holding picket.db (default: $PICKET_DATA_DIR, else
+    /// $XDG_DATA_HOME/picket, else ~/.local/share/picket).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Serve a qrexec socket service here (`"<service> <source>\0"` header, then
+    /// `picket.Events` or `qubes.Log`).
+    #[arg(long, value_name = "PATH")]
+    pub listen_unix: Option<PathBuf>,
+    /// Serve one connection on stdin/stdout, the source from QREXEC_REMOTE_DOMAIN (an
+    /// executable qrexec service).
+    #[arg(long)]
+    pub qrexec_stdio: bool,
+    /// Raise an alert for a source not heard from for this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub silent_after: u64,
+}
+
+/// Rule ids of the manager's own alerts (outside the OSSEC ranges picket ships).
+const RULE_CLAIM_MISMATCH: u64 = 990_001;
+const RULE_SEQUENCE_GAP: u64 = 990_002;
+const RULE_EPOCH_CHANGED: u64 = 990_003;
+const RULE_SILENT: u64 = 990_004;
+
+/// Everything the sink touches, behind one lock (the store is one SQLite connection).
+struct State {
+    store: Store,
+    ingest: Ingest<'static>,
+    /// Spool epoch per source, from its last Hello.
+    epochs: HashMap<String, u64>,
+    /// Delivery state per source, as saved with its records.
+    delivery: HashMap<String, DeliveryState>,
+    /// Sources already reported silent, with the last-seen time the alert was about.
+    silenced: HashMap<String, i64>,
+}
+
+/// A running manager's shared parts.
+pub struct Manager {
+    state: Arc<Mutex<State>>,
+    server: Server,
+    pub db: PathBuf,
+}
+
+pub fn data_dir(arg: Option<&Path>) -> Result<PathBuf> {
+    match arg {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => picket_store::default_data_dir()
+            .context("no data directory: set --data-dir, PICKET_DATA_DIR or HOME"),
+    }
+}
+
+impl Manager {
+    pub fn open(data_dir: &Path) -> Result<Manager> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
+        let db = data_dir.join(picket_store::DB_FILE_NAME);
+        let store = Store::open(&db).with_context(|| format!("opening {}", db.display()))?;
+        let (ruleset, _) = crate::ruleset::load(&[])?;
+        let ruleset: &'static _ = Box::leak(Box::new(ruleset));
+        let ingest = Ingest::new(ruleset, IngestConfig::default());
+        let saved = store.delivery_states()?;
+        let mut delivery = HashMap::new();
+        let mut epochs = HashMap::new();
+        for s in &saved {
+            delivery.insert(s.source.clone(), s.clone());
+            epochs.insert(s.source.clone(), s.epoch);
+        }
+        let state = Arc::new(Mutex::new(State {
+            store,
+            ingest,
+            epochs,
+            delivery,
+            silenced: HashMap::new(),
+        }));
+        let sink_state = state.clone();
+        let server = Server::new(ServerConfig::default(), move |item: Incoming| {
+            let mut state = sink_state
+                .lock()
+                .map_err(|_| "manager state lock poisoned".to_string())?;
+            state.accept(item).map_err(|e| format!("{e:#}"))
+        });
+        {
+            let mut receiver = server
+                .receiver()
+                .lock()
+                .map_err(|_| anyhow::anyhow!("receiver lock poisoned"))?;
+            for s in saved {
+                if let Ok(source) = Source::new(&s.source, Via::Local) {
+                    receiver.restore(
+                        source,
+                        SourceState {
+                            epoch: s.epoch,
+                            stored: s.stored,
+                            duplicates: s.duplicates,
+                            gaps: s.gaps,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(Manager { state, server, db })
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// Raise one alert per source silent longer than `after` (once per silence).
+    pub fn check_silent(&self, after: Duration) -> Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("manager state lock poisoned"))?;
+        state.check_silent(after)
+    }
+}
+
+impl State {
+    fn accept(&mut self, item: Incoming) -> Result<()> {
+        match item {
+            Incoming::Hello { source, hello } => {
+                self.epochs.insert(source.name, hello.epoch);
+            }
+            Incoming::Records {
+                source,
+                first_seq,
+                records,
+            } => self.records(&source.name, first_seq, records)?,
+            Incoming::Heartbeat { source, .. } => {
+                let mut tx = self.store.batch()?;
+                tx.saw_source(&source.name, Timestamp::now(), 0)?;
+                tx.commit()?;
+            }
+            Incoming::Flag { source, flag } => {
+                let (rule, level, text) = match &flag {
+                    Flag::ClaimMismatch { claimed } => (
+                        RULE_CLAIM_MISMATCH,
+                        10,
+                        format!(
+                            "picket: agent claimed to be {claimed:?}, but is {}",
+                            source.name
+                        ),
+                    ),
+                    Flag::SequenceGap {
+                        missing,
+                        resumed_at,
+                    } => {
+                        if let Some(d) = self.delivery.get_mut(&source.name) {
+                            d.gaps += missing;
+                        }
+                        (
+                            RULE_SEQUENCE_GAP,
+                            7,
+                            format!(
+                                "picket: {missing} records from {} lost before {resumed_at}",
+                                source.name
+                            ),
+                        )
+                    }
+                    Flag::EpochChanged { old, new } => (
+                        RULE_EPOCH_CHANGED,
+                        7,
+                        format!(
+                            "picket: spool of {} restarted (epoch {old} to {new})",
+                            source.name
+                        ),
+                    ),
+                };
+                self.store_alert(&source.name, rule, level, &text)?;
+            }
+            Incoming::Closed { source, error } => {
+                if let Some(error) = error {
+                    let name = source.map_or_else(|| "?".to_string(), |s| s.name);
+                    eprintln!("picket manager: connection from {name} closed: {error}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn records(
+        &mut self,
+        source: &str,
+        first_seq: Option<u64>,
+        records: Vec<Vec<u8>>,
+    ) -> Result<()> {
+        let epoch = self.epochs.get(source).copied().unwrap_or(0);
+        let count = records.len() as u64;
+        let batch: Vec<Sequenced> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| Sequenced {
+                seq: first_seq.map(|f| f + i as u64),
+                event: parse_event(r),
+            })
+            .collect();
+        let analysed = self.ingest.analyse(source, epoch, batch);
+        let mut tx = self.store.batch()?;
+        for row in &analysed.rows {
+            let key = Key {
+                source,
+                epoch,
+                seq: row.seq,
+                part: row.part,
+            };
+            tx.insert_eve(key, row.timestamp, &row.event_type, &row.eve)?;
+        }
+        let mut saved = None;
+        if let (Some(first), true) = (first_seq, count > 0) {
+            let mut d = self.delivery.get(source).cloned().unwrap_or_default();
+            if d.epoch != epoch {
+                d = DeliveryState::default();
+            }
+            d.source = source.to_string();
+            d.epoch = epoch;
+            d.stored = first + count - 1;
+            tx.save_delivery(&d)?;
+            saved = Some(d);
+        }
+        tx.saw_source(source, Timestamp::now(), count)?;
+        tx.commit()?;
+        if let Some(d) = saved {
+            self.delivery.insert(source.to_string(), d);
+        }
+        self.silenced.remove(source);
+        Ok(())
+    }
+
+    fn store_alert(&mut self, source: &str, rule: u64, level: u8, text: &str) -> Result<()> {
+        let mut cause = Event::new(Timestamp::now(), "picket");
+        cause.host = Some(source.to_string());
+        let alert = Alert {
+            engine: "manager".into(),
+            signature_id: rule,
+            rev: 1,
+            signature: text.to_string(),
+            category: "picket".into(),
+            severity: Alert::severity_from_level(level),
+            level: Some(level),
+            groups: vec!["picket".into()],
+            mitre: Vec::new(),
+        }
+        .into_event(&cause);
+        let epoch = self.epochs.get(source).copied().unwrap_or(0);
+        let mut tx = self.store.batch()?;
+        tx.insert(
+            Key {
+                source,
+                epoch,
+                seq: None,
+                part: 0,
+            },
+            &alert,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn check_silent(&mut self, after: Duration) -> Result<()> {
+        let silent = self.store.silent_sources(Timestamp::now(), after)?;
+        for s in silent {
+            let last = s.last_seen.as_micros();
+            if self.silenced.get(&s.name) == Some(&last) {
+                continue;
+            }
+            let text = format!(
+                "picket: source {} silent for more than {} s",
+                s.name,
+                after.as_secs()
+            );
+            self.store_alert(&s.name, RULE_SILENT, 10, &text)?;
+            self.silenced.insert(s.name, last);
+        }
+        Ok(())
+    }
+}
+
+/// An EVE JSON record back into an [`Event`]: the envelope by serde, the object named by
+/// `event_type` as body, `picket` as picket's fields and the rest as extra fields. A record
+/// that is not JSON is kept as a `log` event whose line is its text.
+pub fn parse_event(record: &[u8]) -> Event {
+    let value: Option<Map<String, Value>> = serde_json::from_slice(record).ok();
+    let Some(mut object) = value else {
+        let mut event = Event::new(Timestamp::now(), "log");
+        event.body = serde_json::json!({ "line": String::from_utf8_lossy(record) });
+        return event;
+    };
+    let mut event: Event = match serde_json::from_value(Value::Object(object.clone())) {
+        Ok(e) => e,
+        Err(_) => {
+            let mut event = Event::new(Timestamp::now(), "log");
+            event.body =
+                serde_json::json!({ "line": String::from_utf8_lossy(record).into_owned() });
+            return event;
+        }
+    };
+    if let Some(body) = object.remove(&event.event_type) {
+        event.body = body;
+    }
+    if let Some(Value::Object(picket)) = object.remove("picket") {
+        event.picket = picket;
+    }
+    const ENVELOPE: [&str; 10] = [
+        "timestamp",
+        "host",
+        "event_type",
+        "flow_id",
+        "community_id",
+        "src_ip",
+        "src_port",
+        "dest_ip",
+        "dest_port",
+        "proto",
+    ];
+    for (key, value) in object {
+        if !ENVELOPE.contains(&key.as_str()) {
+            event.extra.insert(key, value);
+        }
+    }
+    event
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let dir = data_dir(args.data_dir.as_deref())?;
+    let manager = Manager::open(&dir)?;
+    let after = Duration::from_secs(args.silent_after.max(1));
+    if args.qrexec_stdio {
+        let result = manager.server().serve_qrexec_stdio();
+        manager.check_silent(after)?;
+        return match result {
+            Ok(()) => Ok(0),
+            Err(e) => {
+                eprintln!("picket manager: {e}");
+                Ok(1)
+            }
+        };
+    }
+    let Some(path) = args.listen_unix.clone() else {
+        anyhow::bail!("nothing to serve: give --listen-unix PATH or --qrexec-stdio");
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
+            .context("installing the signal handler")?;
+    }
+    let _listener = spawn_unix(&manager, &path)?;
+    eprintln!(
+        "picket manager: listening on {}, storing in {}",
+        path.display(),
+        manager.db.display()
+    );
+    supervise(&manager, after, &stop)?;
+    let _ = std::fs::remove_file(&path);
+    Ok(0)
+}
+
+/// Bind `path` (replacing a stale socket) and serve it on a thread.
+pub fn spawn_unix(manager: &Manager, path: &Path) -> Result<std::thread::JoinHandle<()>> {
+    if path.exists() {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("listening on {}", path.display()))?;
+    let server = manager.server().clone();
+    let handle = std::thread::Builder::new()
+        .name("manager-unix".into())
+        .spawn(move || {
+            if let Err(e) = server.serve_unix_socket(listener) {
+                eprintln!("picket manager: socket service stopped: {e}");
+            }
+        })
+        .context("starting the socket thread")?;
+    Ok(handle)
+}
+
+/// Run the silence check until `stop`.
+pub fn supervise(manager: &Manager, after: Duration, stop: &AtomicBool) -> Result<()> {
+    let every = (after / 4).clamp(Duration::from_millis(200), Duration::from_secs(10));
+    let mut next = Instant::now() + every;
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(100));
+        if Instant::now() >= next {
+            manager.check_silent(after)?;
+            next = Instant::now() + every;
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,143 @@
+//! The real pipeline with real processes: `picket manager` on a Unix socket (the qrexec socket
+//! service's protocol), `picket agent` tailing an SSH brute force into it, and
+//! `picket alerts --json` reading what was stored.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the process when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn picket() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_picket"))
+}
+
+fn alerts(db: &Path) -> Vec<serde_json::Value> {
+    let out = picket()
+        .args(["alerts", "--json", "-n", "1000", "--db"])
+        .arg(db)
+        .output()
+        .expect("picket alerts runs");
+    if !out.status.success() {
+        // The manager has not created the database yet.
+        return Vec::new();
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+fn sid(alert: &serde_json::Value) -> u64 {
+    alert["alert"]["signature_id"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn brute_force_through_manager_is_stored_once_under_the_real_source() {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("picket-manager-pipeline-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let data = dir.join("data");
+    let socket = dir.join("m.sock");
+    let log = dir.join("auth.log");
+    const FAILURES: u64 = 8;
+    let mut text = String::new();
+    for i in 0..FAILURES {
+        text.push_str(&format!(
+            "Nov 27 10:00:{i:02} web sshd[1234]: Failed password for root from 203.0.113.9 \
+             port {} ssh2\n",
+            40000 + i
+        ));
+    }
+    std::fs::write(&log, text).expect("log written");
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "state_dir = {:?}\nhost = \"forged\"\n[heartbeat]\ninterval_secs = 1\n\
+             [[logfile]]\npath = {:?}\nfrom_start = true\n",
+            dir.join("state").to_string_lossy(),
+            log.to_string_lossy()
+        ),
+    )
+    .expect("config written");
+
+    let _manager = Running(
+        picket()
+            .args(["manager", "--data-dir"])
+            .arg(&data)
+            .arg("--listen-unix")
+            .arg(&socket)
+            .args(["--silent-after", "2"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("manager starts"),
+    );
+    let agent = Running(
+        picket()
+            .args(["agent", "--config"])
+            .arg(&config)
+            .arg("--manager-unix")
+            .arg(&socket)
+            .args(["--source-name", "realqube"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("agent starts"),
+    );
+
+    // Every failed login raises either 100110 or, once, the brute force 100111.
+    let db = data.join("picket.db");
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let found = loop {
+        let found = alerts(&db);
+        let sshd = found
+            .iter()
+            .filter(|a| matches!(sid(a), 100110 | 100111))
+            .count() as u64;
+        let claim = found.iter().any(|a| sid(a) == 990001);
+        if sshd >= FAILURES && claim {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alerts did not arrive in time; got {found:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+
+    let brute: Vec<_> = found.iter().filter(|a| sid(a) == 100111).collect();
+    assert_eq!(brute.len(), 1, "one brute-force alert: {found:#?}");
+    assert_eq!(brute[0]["host"], "realqube");
+    assert_eq!(brute[0]["picket"]["claimed_host"], "forged");
+    for alert in &found {
+        assert_eq!(alert["host"], "realqube", "stored under the real source");
+    }
+    let claim = found
+        .iter()
+        .find(|a| sid(a) == 990001)
+        .expect("claim mismatch alert");
+    assert!(claim["alert"]["signature"]
+        .as_str()
+        .is_some_and(|s| s.contains("forged")));
+
+    // The agent stops: its source goes silent and raises its own alert.
+    drop(agent);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !alerts(&db)
+        .iter()
+        .any(|a| sid(a) == 990004 && a["host"] == "realqube")
+    {
+        assert!(Instant::now() < deadline, "no silence alert in time");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
