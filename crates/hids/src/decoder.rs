@@ -586,8 +586,7 @@ impl DecoderSet {
                     &[node.decoder],
                     0,
                     log,
-                    parent_end,
-                    parent_end,
+                    (parent_end, parent_end),
                     &mut out,
                     present,
                 );
@@ -638,8 +637,7 @@ impl DecoderSet {
                 &node.children,
                 start,
                 log,
-                parent_end,
-                child_end,
+                (parent_end, child_end),
                 &mut out,
                 present,
             );
@@ -654,8 +652,7 @@ impl DecoderSet {
         chain: &[usize],
         start: usize,
         log: &str,
-        parent_end: usize,
-        child_end: usize,
+        (parent_end, child_end): (usize, usize),
         out: &mut Decoded,
         present: &mut dyn FnMut(&[u32]) -> bool,
     ) {
