@@ -1,5 +1,5 @@
 //! `picket manager`: receives agents' records through the transport (a qrexec socket service,
-//! an executable qrexec service on stdin/stdout), runs them through the host engine and
+//! an executable qrexec service on stdin/stdout, TCP with mutual TLS for enrolled agents), runs them through the host engine and
 //! stores events and alerts in the data directory's SQLite store. The transport's per-source
 //! delivery state is saved in the same transaction as the records it describes, and restored
 //! at start, so a restarted manager neither loses nor double-stores an acknowledged record.
@@ -13,8 +13,10 @@ use picket_store::{DeliveryState, Key, Store};
 use picket_transport::delivery::SourceState;
 use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
 use picket_transport::source::{Source, Via};
+use picket_transport::tls::{self, Allowlist, Identity};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +37,13 @@ pub struct Args {
     /// executable qrexec service).
     #[arg(long)]
     pub qrexec_stdio: bool,
+    /// Serve TCP with mutual TLS on ADDR (HOST:PORT); only agents enrolled with
+    /// `picket enroll --serve --dir DIR` (the same --tls-dir) are accepted.
+    #[arg(long, value_name = "ADDR", requires = "tls_dir")]
+    pub listen_tls: Option<String>,
+    /// The manager's key, certificate and allowlist, as `picket enroll --serve` keeps them.
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
     /// Raise an alert for a source not heard from for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub silent_after: u64,
@@ -359,23 +368,29 @@ pub fn run(args: Args) -> Result<i32> {
             }
         };
     }
-    let Some(path) = args.listen_unix.clone() else {
-        anyhow::bail!("nothing to serve: give --listen-unix PATH or --qrexec-stdio");
-    };
+    if args.listen_unix.is_none() && args.listen_tls.is_none() {
+        anyhow::bail!(
+            "nothing to serve: give --listen-unix PATH, --listen-tls ADDR or --qrexec-stdio"
+        );
+    }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
             .context("installing the signal handler")?;
     }
-    let _listener = spawn_unix(&manager, &path)?;
-    eprintln!(
-        "picket manager: listening on {}, storing in {}",
-        path.display(),
-        manager.db.display()
-    );
+    if let Some(path) = &args.listen_unix {
+        spawn_unix(&manager, path)?;
+        eprintln!("picket manager: listening on {}", path.display());
+    }
+    if let (Some(addr), Some(dir)) = (&args.listen_tls, &args.tls_dir) {
+        spawn_tls(&manager, addr, dir)?;
+    }
+    eprintln!("picket manager: storing in {}", manager.db.display());
     supervise(&manager, after, &stop)?;
-    let _ = std::fs::remove_file(&path);
+    if let Some(path) = &args.listen_unix {
+        let _ = std::fs::remove_file(path);
+    }
     Ok(0)
 }
 
@@ -396,6 +411,36 @@ pub fn spawn_unix(manager: &Manager, path: &Path) -> Result<std::thread::JoinHan
         })
         .context("starting the socket thread")?;
     Ok(handle)
+}
+
+/// Serve TCP with mutual TLS on `addr` on a thread, with the key and allowlist in `dir`.
+fn spawn_tls(manager: &Manager, addr: &str, dir: &Path) -> Result<()> {
+    let (identity, _) = Identity::load_or_create(dir, "picket-manager")
+        .with_context(|| format!("manager key in {}", dir.display()))?;
+    let allowlist = Arc::new(Allowlist::open(dir.join(super::enroll::ALLOWLIST_FILE))?);
+    if allowlist.is_empty() {
+        eprintln!(
+            "picket manager: no agent enrolled in {} yet (picket enroll --serve)",
+            dir.display()
+        );
+    }
+    let config = tls::server_config(&identity, allowlist.clone())?;
+    let listener = TcpListener::bind(addr).with_context(|| format!("listening on {addr}"))?;
+    eprintln!(
+        "picket manager: mutual TLS on {} (certificate sha256:{})",
+        listener.local_addr()?,
+        identity.fingerprint()
+    );
+    let server = manager.server().clone();
+    std::thread::Builder::new()
+        .name("manager-tls".into())
+        .spawn(move || {
+            if let Err(e) = server.serve_tls(listener, config, allowlist) {
+                eprintln!("picket manager: TLS service stopped: {e}");
+            }
+        })
+        .context("starting the TLS thread")?;
+    Ok(())
 }
 
 /// Run the silence check until `stop`.
