@@ -245,7 +245,8 @@ impl DecoderSet {
         let mut plugin = None;
         let mut plugin_offset = Offset::Start;
         let mut json_null = JsonNull::AsString;
-        let mut json_array = JsonArray::CsvString;
+        // Wazuh's default keeps arrays as JSON text; `csv_string` must be asked for.
+        let mut json_array = JsonArray::Array;
 
         // Repeated pattern elements are concatenated, as OSSEC does.
         fn append(
@@ -341,8 +342,8 @@ impl DecoderSet {
                 }
                 "json_array_structure" => {
                     json_array = match text.trim() {
-                        "array" => JsonArray::Array,
-                        _ => JsonArray::CsvString,
+                        "csv_string" => JsonArray::CsvString,
+                        _ => JsonArray::Array,
                     }
                 }
                 other => report.unsupported(format!("decoder element <{other}>")),
@@ -717,6 +718,19 @@ impl DecoderSet {
     }
 }
 
+/// An array as Wazuh's JSON printer writes it: elements separated by a comma and a space
+/// (`["a", "b"]`, `[]`), nested values compact.
+fn array_text(items: &[serde_json::Value]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|item| match item {
+            serde_json::Value::Array(inner) => array_text(inner),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
 /// Nesting deeper than this in a JSON log is not flattened further.
 const MAX_JSON_DEPTH: usize = 32;
 
@@ -774,7 +788,7 @@ fn decode_json(text: &str, decoder: &Decoder, out: &mut Decoded) {
                     JsonNull::AsString => "null".to_string(),
                 },
                 serde_json::Value::Array(items) => match decoder.json_array {
-                    JsonArray::Array => v.to_string(),
+                    JsonArray::Array => array_text(items),
                     JsonArray::CsvString => {
                         let parts: Vec<String> = items.iter().filter_map(scalar_text).collect();
                         if parts.is_empty() {
