@@ -117,17 +117,21 @@ impl Manager {
                 .receiver()
                 .lock()
                 .map_err(|_| anyhow::anyhow!("receiver lock poisoned"))?;
+            // The store keys sources by name alone, and the receiver by name and channel:
+            // restore each under every channel it may come back on.
             for s in saved {
-                if let Ok(source) = Source::new(&s.source, Via::Local) {
-                    receiver.restore(
-                        source,
-                        SourceState {
-                            epoch: s.epoch,
-                            stored: s.stored,
-                            duplicates: s.duplicates,
-                            gaps: s.gaps,
-                        },
-                    );
+                for via in [Via::Qrexec, Via::Tls, Via::Local] {
+                    if let Ok(source) = Source::new(&s.source, via) {
+                        receiver.restore(
+                            source,
+                            SourceState {
+                                epoch: s.epoch,
+                                stored: s.stored,
+                                duplicates: s.duplicates,
+                                gaps: s.gaps,
+                            },
+                        );
+                    }
                 }
             }
         }
