@@ -7,7 +7,6 @@
 pub fn canonical(name: &str) -> &str {
     match name {
         "user" | "dstuser" => "dstuser",
-        "data" | "extra_data" => "extra_data",
         "systemname" | "system_name" => "system_name",
         "srcip" | "source_ip" => "srcip",
         other => other,
@@ -57,7 +56,8 @@ impl Fields {
     pub fn get_canonical(&self, name: &str) -> Option<&str> {
         // Wazuh looks fields up ignoring case (`ScriptBlockId` finds `scriptBlockId`); an
         // exact match is tried first since it is the common case.
-        self.entries
+        let found = self
+            .entries
             .iter()
             .find(|(k, _)| k == name)
             .or_else(|| {
@@ -65,6 +65,20 @@ impl Fields {
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case(name))
             })
+            .map(|(_, v)| v.as_str());
+        // Wazuh keeps `data` and `extra_data` apart; OSSEC has one field for both. A rule on
+        // one therefore also sees the other when only that one was decoded.
+        found.or_else(|| match name {
+            "data" => self.get_exact("extra_data"),
+            "extra_data" => self.get_exact("data"),
+            _ => None,
+        })
+    }
+
+    fn get_exact(&self, name: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
@@ -92,8 +106,18 @@ mod tests {
         f.set("dstuser", "bob");
         f.set(" data", "x");
         assert_eq!(f.get("user"), Some("bob"));
-        assert_eq!(f.get("extra_data"), Some("x"));
+        assert_eq!(
+            f.get("extra_data"),
+            Some("x"),
+            "extra_data falls back to data"
+        );
         assert_eq!(f.len(), 2);
+        f.set("extra_data", "y");
+        assert_eq!(
+            (f.get("data"), f.get("extra_data")),
+            (Some("x"), Some("y")),
+            "kept apart"
+        );
     }
 
     #[test]
