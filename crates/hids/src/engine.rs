@@ -60,6 +60,8 @@ pub struct Ruleset {
     literal_count: usize,
     /// For each decoder index: the interned id of the name it reports.
     decoder_name_id: Vec<u32>,
+    /// For each rule: its groups, MITRE ids and file, shared with every match reported.
+    rule_info: Vec<RuleInfo>,
     /// For each tree node with many children: its children grouped by the decoder they
     /// require, so an event visits only the children that can match it.
     child_index: Vec<Option<ChildIndex>>,
@@ -69,6 +71,8 @@ pub struct Ruleset {
     /// key to index by), so the full list must be kept.
     window_needs_full: Vec<bool>,
 }
+
+type RuleInfo = (Arc<[String]>, Arc<[String]>, Arc<str>);
 
 /// A node's children split by `decoded_as`; each list keeps the original order.
 #[derive(Debug, Default)]
@@ -161,6 +165,17 @@ impl Ruleset {
             }
         }
         let child_index = build_child_index(&rules);
+        let rule_info: Vec<RuleInfo> = rules
+            .rules
+            .iter()
+            .map(|r| {
+                (
+                    r.groups.clone().into(),
+                    r.mitre.clone().into(),
+                    r.file.as_str().into(),
+                )
+            })
+            .collect();
         let decoder_name_id: Vec<u32> = decoders
             .decoders()
             .iter()
@@ -216,6 +231,7 @@ impl Ruleset {
             prefilter,
             literal_count,
             decoder_name_id,
+            rule_info,
             child_index,
             window_searchers,
             window_needs_full,
@@ -267,9 +283,10 @@ pub struct MatchedRule {
     pub level: u8,
     /// With `$(field)` substituted.
     pub description: String,
-    pub groups: Vec<String>,
-    pub mitre: Vec<String>,
-    pub file: String,
+    /// Shared with the rule: reporting a match copies no strings.
+    pub groups: Arc<[String]>,
+    pub mitre: Arc<[String]>,
+    pub file: Arc<str>,
 }
 
 /// Everything known about one analysed line.
@@ -655,9 +672,9 @@ impl Session<'_> {
                     hostname,
                     pre.program_name,
                 ),
-                groups: rule.groups.clone(),
-                mitre: rule.mitre.clone(),
-                file: rule.file.clone(),
+                groups: Arc::clone(&ruleset.rule_info[index].0),
+                mitre: Arc::clone(&ruleset.rule_info[index].1),
+                file: Arc::clone(&ruleset.rule_info[index].2),
             }
         });
         Outcome {

@@ -355,8 +355,8 @@ fn alert_event(outcome: &Outcome, cause: &Event) -> Option<Event> {
         category: rule.groups.join(","),
         severity: Alert::severity_from_level(rule.level),
         level: Some(rule.level),
-        groups: rule.groups.clone(),
-        mitre: rule.mitre.clone(),
+        groups: rule.groups.to_vec(),
+        mitre: rule.mitre.to_vec(),
     };
     let mut event = alert.into_event(cause);
     if event.endpoints.src_ip.is_none() {

@@ -54,8 +54,8 @@ pub fn run(args: Args) -> Result<i32> {
                 category: rule.groups.join(","),
                 severity: Alert::severity_from_level(rule.level),
                 level: Some(rule.level),
-                groups: rule.groups.clone(),
-                mitre: rule.mitre.clone(),
+                groups: rule.groups.to_vec(),
+                mitre: rule.mitre.to_vec(),
             };
             println!(
                 "{}",

@@ -126,8 +126,8 @@ pub fn outcome_json(o: &Outcome) -> serde_json::Value {
             "id": r.id.to_string(),
             "level": r.level,
             "description": r.description,
-            "groups": r.groups,
-            "mitre": {"id": r.mitre},
+            "groups": &*r.groups,
+            "mitre": {"id": &*r.mitre},
         })),
         "alert": o.alert,
     })
