@@ -35,6 +35,54 @@ fn boundary(s: &str, i: usize) -> usize {
     i
 }
 
+// Fixed (position, byte) marks of the header shapes that carry no hostname or program.
+const XFERLOG: &[(usize, u8)] = &[
+    (3, b' '),
+    (7, b' '),
+    (10, b' '),
+    (13, b':'),
+    (16, b':'),
+    (19, b' '),
+    (24, b' '),
+    (26, b' '),
+];
+const SNORT: &[(usize, u8)] = &[
+    (2, b'/'),
+    (5, b'-'),
+    (8, b':'),
+    (11, b':'),
+    (14, b'.'),
+    (21, b' '),
+];
+const SURICATA: &[(usize, u8)] = &[
+    (2, b'/'),
+    (5, b'/'),
+    (10, b'-'),
+    (13, b':'),
+    (16, b':'),
+    (19, b'.'),
+    (26, b' '),
+];
+const BRACKETED: &[(usize, u8)] = &[
+    (0, b'['),
+    (4, b' '),
+    (8, b' '),
+    (11, b' '),
+    (14, b':'),
+    (17, b':'),
+    (20, b' '),
+    (25, b']'),
+];
+const OSX_ASL: &[(usize, u8)] = &[
+    (0, b'['),
+    (1, b'T'),
+    (5, b' '),
+    (10, b'.'),
+    (13, b'.'),
+    (16, b' '),
+    (19, b':'),
+];
+
 /// A leading syslog priority, `<0>` to `<191>`, as `qubes.Log` and raw syslog senders
 /// prefix it; returns the rest of the line.
 fn strip_priority(line: &str) -> &str {
@@ -254,64 +302,26 @@ pub fn predecode(line: &str) -> PreDecoded<'_> {
         return out;
     }
 
-    if len >= 28
-        && at(3) == b' '
-        && at(7) == b' '
-        && at(10) == b' '
-        && at(13) == b':'
-        && at(16) == b':'
-        && at(19) == b' '
-        && at(24) == b' '
-        && at(26) == b' '
-    {
+    let has = |min_len: usize, marks: &[(usize, u8)]| {
+        len >= min_len && marks.iter().all(|&(i, c)| at(i) == c)
+    };
+    if has(28, XFERLOG) {
         // xferlog: Mon Apr 17 18:27:14 2006 1 64.160.42.130
         out.timestamp = Some(&line[..24]);
         out.log = &line[25..];
-    } else if len >= 24
-        && at(2) == b'/'
-        && at(5) == b'-'
-        && at(8) == b':'
-        && at(11) == b':'
-        && at(14) == b'.'
-        && at(21) == b' '
-    {
+    } else if has(24, SNORT) {
         // snort: 01/28-09:13:16.240702  [**]
         out.timestamp = Some(&line[..21]);
         out.log = &line[boundary(line, 23)..];
-    } else if len >= 26
-        && at(2) == b'/'
-        && at(5) == b'/'
-        && at(10) == b'-'
-        && at(13) == b':'
-        && at(16) == b':'
-        && at(19) == b'.'
-        && at(26) == b' '
-    {
+    } else if has(27, SURICATA) {
         // suricata: 01/28/1979-09:13:16.240702  [**]
         out.timestamp = Some(&line[..26]);
         out.log = &line[boundary(line, 28)..];
-    } else if len >= 27
-        && at(0) == b'['
-        && at(4) == b' '
-        && at(8) == b' '
-        && at(11) == b' '
-        && at(14) == b':'
-        && at(17) == b':'
-        && at(20) == b' '
-        && at(25) == b']'
-    {
+    } else if has(27, BRACKETED) {
         // [Fri Dec 13 06:59:54 2013] message
         out.timestamp = Some(&line[1..25]);
         out.log = &line[boundary(line, 27)..];
-    } else if len >= 26
-        && at(0) == b'['
-        && at(1) == b'T'
-        && at(5) == b' '
-        && at(10) == b'.'
-        && at(13) == b'.'
-        && at(16) == b' '
-        && at(19) == b':'
-    {
+    } else if has(26, OSX_ASL) {
         osx_asl(line, &mut out);
     } else if len >= 32
         && at(0) == b'1'
