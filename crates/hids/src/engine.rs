@@ -756,7 +756,6 @@ impl Session<'_> {
                 let keyed = self.keyed.entry(searcher).or_default();
                 if keyed.entries >= self.limits.max_window_events {
                     // Drop what has aged out everywhere, then, if still full, the oldest.
-                    let before = keyed.entries;
                     keyed.by_key.retain(|_, list| {
                         while list.front().is_some_and(|e| e.time < horizon) {
                             list.pop_front();
@@ -778,7 +777,6 @@ impl Session<'_> {
                             }
                         }
                     }
-                    let _ = before;
                 }
                 let list = keyed.by_key.entry(key).or_default();
                 while list.front().is_some_and(|e| e.time < horizon) {
