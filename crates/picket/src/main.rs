@@ -48,6 +48,17 @@ enum Command {
     /// Suricata rule tools.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
+    /// DNS guard for a net qube: per-source policy, sinkhole, canaries, nft sets.
+    Dns(cmd::dns::Args),
+    /// VPN leak monitor: alert on anything leaving by the uplink that is not tunnel traffic.
+    Leak(cmd::leak::Args),
+    /// Per-source firewall on nftables: compile, check, diff, apply, rollback, bans.
+    #[command(subcommand)]
+    Fw(cmd::fw::FwCommand),
+    /// The picket.Respond qrexec service: ban, unban, quarantine, release.
+    Respond(cmd::respond::Args),
+    /// Run suricata-verify tests against picket sensor and report pass rates by category.
+    Verify(cmd::verify::Args),
 }
 
 fn main() {
@@ -63,6 +74,11 @@ fn main() {
         Command::Alerts(args) => cmd::alerts::run(args),
         Command::Up(args) => cmd::up::run(args),
         Command::Rules(command) => cmd::rules::run(command),
+        Command::Dns(args) => cmd::dns::run(args),
+        Command::Leak(args) => cmd::leak::run(args),
+        Command::Fw(command) => cmd::fw::run(command),
+        Command::Respond(args) => cmd::respond::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
     };
     match result {
         Ok(code) => std::process::exit(code),

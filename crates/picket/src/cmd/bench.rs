@@ -17,6 +17,10 @@ pub enum BenchCommand {
     /// Event store: EVE inserts per second and database size, then the manager's ingest
     /// (store plus host rules) in events per second.
     Store(StoreArgs),
+    /// Flow analytics: flow records per second.
+    Flows(crate::cmd::netwatch::BenchArgs),
+    /// DNS guard: queries per second through the guard.
+    Dns(crate::cmd::dns::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -35,6 +39,8 @@ pub fn run(command: BenchCommand) -> Result<i32> {
         BenchCommand::Hids(args) => hids(args),
         BenchCommand::Fim(args) => fim(args),
         BenchCommand::Store(args) => store(args),
+        BenchCommand::Flows(args) => crate::cmd::netwatch::bench(args),
+        BenchCommand::Dns(args) => crate::cmd::dns::bench(args),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Args {
     /// go to --eve if given, else are serialised and discarded.
     #[arg(long)]
     bench: bool,
+    #[command(flatten)]
+    netwatch: crate::cmd::netwatch::StageArgs,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -77,6 +79,7 @@ pub fn run(args: Args) -> Result<i32> {
         mode,
         events: 0,
     };
+    let mut stage = crate::cmd::netwatch::Stage::from_args(&args.netwatch)?;
     let interval_us = i64::try_from(args.stats_interval)
         .unwrap_or(i64::MAX / 1_000_000)
         .saturating_mul(1_000_000);
@@ -95,7 +98,14 @@ pub fn run(args: Args) -> Result<i32> {
                 stop,
             )?;
             eprintln!("picket sensor: capturing on {interface}; interrupt to stop");
-            let summary = replay(&mut source, config, interval_us, &mut writer, true)?;
+            let summary = replay(
+                &mut source,
+                config,
+                interval_us,
+                &mut writer,
+                &mut stage,
+                true,
+            )?;
             eprintln!(
                 "picket sensor: {} packets, {} events, kernel drops {}",
                 summary.capture.packets, writer.events, summary.capture.kernel_drops
@@ -110,7 +120,14 @@ pub fn run(args: Args) -> Result<i32> {
         bail!("give --read FILE_OR_DIR or --interface IF");
     }
     let mut source = CaptureSet::new(&args.read)?;
-    let summary = replay(&mut source, config, interval_us, &mut writer, false)?;
+    let summary = replay(
+        &mut source,
+        config,
+        interval_us,
+        &mut writer,
+        &mut stage,
+        false,
+    )?;
     if args.bench {
         let secs = summary.engine_secs.max(1e-9);
         let bits = summary.capture.bytes as f64 * 8.0;
@@ -188,6 +205,7 @@ fn replay<W: Write>(
     config: SensorConfig,
     interval_us: i64,
     writer: &mut EveWriter<W>,
+    stage: &mut Option<crate::cmd::netwatch::Stage>,
     live: bool,
 ) -> Result<Summary> {
     let started = Instant::now();
@@ -215,6 +233,9 @@ fn replay<W: Write>(
                     let c = counters(&source.stats());
                     events.push(sensor.stats_event(last_ts, c));
                 }
+                if let Some(stage) = stage.as_mut() {
+                    stage.observe(&mut events);
+                }
                 if !events.is_empty() {
                     writer.write(&mut events)?;
                     if live {
@@ -228,6 +249,13 @@ fn replay<W: Write>(
         }
     }
     while sensor.finish(&mut events) {
+        if let Some(stage) = stage.as_mut() {
+            stage.observe(&mut events);
+        }
+        writer.write(&mut events)?;
+    }
+    if let Some(stage) = stage.as_mut() {
+        stage.finish(&mut events);
         writer.write(&mut events)?;
     }
     let capture = source.stats();
