@@ -28,6 +28,8 @@ pub struct AfPacket {
     len: usize,
     orig_len: u32,
     link_type: u32,
+    /// The kernel's `sll_pkttype` of the last packet (`PACKET_HOST`, `PACKET_OUTGOING`...).
+    pkttype: u8,
     ts: Timestamp,
     stop: Arc<AtomicBool>,
     stats: CaptureStats,
@@ -113,6 +115,7 @@ impl AfPacket {
             len: 0,
             orig_len: 0,
             link_type: linktype::ETHERNET,
+            pkttype: 0,
             ts: Timestamp::default(),
             stop,
             stats: CaptureStats::default(),
@@ -198,11 +201,43 @@ impl AfPacket {
                 | libc::ARPHRD_TUNNEL6 | 519 /* ARPHRD_RAWIP */ => linktype::RAW,
                 _ => linktype::ETHERNET,
             };
+            self.pkttype = from.sll_pkttype;
             self.ts = Timestamp::now();
             self.stats.packets += 1;
             self.stats.bytes += self.len as u64;
             return Ok(true);
         }
+    }
+}
+
+/// The kernel's packet types (`sll_pkttype`), as [`AfPacket::next_packet_typed`] reports
+/// them: which way a packet went relative to this host.
+pub mod pkttype {
+    /// Addressed to this host.
+    pub const HOST: u8 = 0;
+    pub const BROADCAST: u8 = 1;
+    pub const MULTICAST: u8 = 2;
+    /// Addressed to another host (seen in promiscuous mode).
+    pub const OTHERHOST: u8 = 3;
+    /// Sent by this host: what a leak monitor on an uplink watches.
+    pub const OUTGOING: u8 = 4;
+}
+
+impl AfPacket {
+    /// Like [`PacketSource::next_packet`], with the packet's direction ([`pkttype`]).
+    pub fn next_packet_typed(&mut self) -> Result<Option<(Packet<'_>, u8)>, Error> {
+        if !self.receive()? {
+            return Ok(None);
+        }
+        Ok(Some((
+            Packet {
+                ts: self.ts,
+                link_type: self.link_type,
+                data: &self.buf[..self.len],
+                orig_len: self.orig_len,
+            },
+            self.pkttype,
+        )))
     }
 }
 
