@@ -25,7 +25,9 @@ pub mod conn;
 pub mod decode;
 pub mod defrag;
 pub mod flow;
+pub mod inspect;
 pub mod reassembly;
 pub mod sensor;
 
+pub use inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
 pub use sensor::{CaptureCounters, Sensor, SensorConfig};

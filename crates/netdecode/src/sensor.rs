@@ -9,6 +9,7 @@ use crate::decode::{
 };
 use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
 use crate::flow::{flow_id, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo};
+use crate::inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
 use crate::reassembly::{ReassemblyConfig, ReassemblyStats, Stream, StreamSink};
 use picket_event::{Endpoints, Event, Timestamp};
 use picket_proto::{AppEvent, Direction};
@@ -108,6 +109,9 @@ pub struct Sensor {
     ended: Vec<(Flow, EndReason)>,
     app_events: Vec<AppEvent>,
     sweep_pending: bool,
+    /// The detection engine, when rules are loaded.
+    inspector: Option<Box<dyn Inspector>>,
+    verdicts: Vec<Verdict>,
 }
 
 /// Flows ended by one timeout sweep or one `finish` call.
@@ -128,7 +132,20 @@ impl Sensor {
             ended: Vec::new(),
             app_events: Vec::new(),
             sweep_pending: false,
+            inspector: None,
+            verdicts: Vec::new(),
         }
+    }
+
+    /// Installs a detection engine: from now on every packet and app-layer record is
+    /// offered to it, and its verdicts become `alert` records.
+    pub fn set_inspector(&mut self, inspector: Box<dyn Inspector>) {
+        self.inspector = Some(inspector);
+    }
+
+    /// The installed detection engine, if any.
+    pub fn inspector(&self) -> Option<&dyn Inspector> {
+        self.inspector.as_deref()
     }
 
     pub fn flows(&self) -> &FlowTable {
@@ -301,8 +318,7 @@ impl Sensor {
                     self.transport(
                         ts,
                         link.vlan,
-                        ip.src,
-                        ip.dst,
+                        (ip.src, ip.dst, ip.ttl, true),
                         proto,
                         &bytes[offset..],
                         false,
@@ -316,8 +332,7 @@ impl Sensor {
         self.transport(
             ts,
             link.vlan,
-            ip.src,
-            ip.dst,
+            (ip.src, ip.dst, ip.ttl, false),
             ip.proto,
             ip.payload,
             ip.truncated,
@@ -331,8 +346,7 @@ impl Sensor {
         &mut self,
         ts: Timestamp,
         vlan: [u16; 2],
-        src: IpAddr,
-        dst: IpAddr,
+        (src, dst, ttl, reassembled): (IpAddr, IpAddr, u8, bool),
         proto: u8,
         bytes: &[u8],
         truncated: bool,
@@ -542,6 +556,93 @@ impl Sensor {
             }
             self.app_events = events;
         }
+        if self.inspector.is_some() {
+            self.inspect(slot, ts, dir, (src, dst, ttl, reassembled), &transport, out);
+        }
+    }
+
+    /// Offers the packet, then the app-layer records it completed, to the inspector.
+    fn inspect(
+        &mut self,
+        slot: usize,
+        ts: Timestamp,
+        dir: usize,
+        (src, dst, ttl, reassembled): (IpAddr, IpAddr, u8, bool),
+        transport: &Transport<'_>,
+        out: &mut Vec<Event>,
+    ) {
+        let (Some(inspector), Some(flow)) = (self.inspector.as_mut(), self.flows.get_mut(slot))
+        else {
+            return;
+        };
+        let (sport, dport) = packet_ports(flow, dir);
+        let (tcp, icmp) = match *transport {
+            Transport::Tcp {
+                seq,
+                ack,
+                flags,
+                window,
+                ..
+            } => (
+                Some(TcpHeader {
+                    flags,
+                    seq,
+                    ack,
+                    window,
+                }),
+                None,
+            ),
+            Transport::Icmp {
+                icmp_type, code, ..
+            } => (None, Some((icmp_type, code))),
+            _ => (None, None),
+        };
+        let view = PacketView {
+            ts,
+            flow_id: flow.flow_id,
+            src,
+            dst,
+            sport,
+            dport,
+            proto: flow.key.proto,
+            ttl,
+            to_server: dir == ORIG,
+            established: flow_established(flow),
+            reassembled,
+            tcp,
+            icmp,
+            payload: transport.payload(),
+            app_proto: match &flow.app {
+                AppSlot::Attached(p) => Some(p.app_proto()),
+                _ => None,
+            },
+        };
+        let verdicts = &mut self.verdicts;
+        verdicts.clear();
+        inspector.packet(&view, verdicts);
+        let host = self.config.host.as_deref();
+        for v in verdicts.drain(..) {
+            flow.alerted = true;
+            out.push(alert_event(flow, ts, &v, None, host));
+        }
+        if self.app_events.is_empty() {
+            return;
+        }
+        let mut extra = Vec::new();
+        if let AppSlot::Attached(parser) = &flow.app {
+            parser.detect_buffers(&mut extra);
+        }
+        for event in &self.app_events {
+            let app = AppView {
+                event,
+                extra: &extra,
+            };
+            inspector.app(&view, &app, verdicts);
+            for v in verdicts.drain(..) {
+                flow.alerted = true;
+                out.push(alert_event(flow, ts, &v, Some(event), host));
+            }
+        }
     }
 
     fn new_flow(
@@ -709,6 +810,19 @@ impl Sensor {
                 parser.finish(&mut events);
             }
             let last = flow.last_ts;
+            let mut alerts = Vec::new();
+            if let Some(inspector) = self.inspector.as_mut() {
+                if !events.is_empty() {
+                    inspect_flushed(
+                        &mut **inspector,
+                        &flow,
+                        &events,
+                        &mut alerts,
+                        self.config.host.as_deref(),
+                    );
+                }
+                inspector.flow_ended(flow.flow_id);
+            }
             for event in &events {
                 *self.decoder.app_events.entry(event.event_type).or_default() += 1;
                 out.push(app_event(
@@ -718,6 +832,10 @@ impl Sensor {
                     event,
                     self.config.host.as_deref(),
                 ));
+            }
+            if !alerts.is_empty() {
+                flow.alerted = true;
+                out.append(&mut alerts);
             }
             out.push(flow_event(&flow, reason, self.config.host.as_deref()));
         }
@@ -794,6 +912,9 @@ impl Sensor {
                 "memuse": df.memuse,
             },
         });
+        if let Some(inspector) = &self.inspector {
+            e.picket.insert("detect".into(), inspector.stats());
+        }
         e.picket.insert(
             "stats".into(),
             json!({
@@ -809,6 +930,107 @@ impl Sensor {
         );
         e
     }
+}
+
+/// Whether `flow` counts as established for detection (`flow:established`).
+fn flow_established(flow: &Flow) -> bool {
+    if flow.key.proto == PROTO_TCP {
+        flow.conn.tcp_established()
+    } else {
+        flow.pkts[ORIG] > 0 && flow.pkts[RESP] > 0
+    }
+}
+
+/// App-layer records flushed when a flow ends, offered to the inspector as if carried by
+/// an empty packet from the client.
+fn inspect_flushed(
+    inspector: &mut dyn Inspector,
+    flow: &Flow,
+    events: &[AppEvent],
+    alerts: &mut Vec<Event>,
+    host: Option<&str>,
+) {
+    let (src, dst) = (flow.src(), flow.dst());
+    let view = PacketView {
+        ts: flow.last_ts,
+        flow_id: flow.flow_id,
+        src: src.0,
+        dst: dst.0,
+        sport: src.1,
+        dport: dst.1,
+        proto: flow.key.proto,
+        ttl: 0,
+        to_server: true,
+        established: flow_established(flow),
+        reassembled: false,
+        tcp: None,
+        icmp: None,
+        payload: &[],
+        app_proto: match &flow.app {
+            AppSlot::Attached(p) => Some(p.app_proto()),
+            _ => None,
+        },
+    };
+    let mut extra = Vec::new();
+    if let AppSlot::Attached(parser) = &flow.app {
+        parser.detect_buffers(&mut extra);
+    }
+    let mut verdicts = Vec::new();
+    for event in events {
+        inspector.app(
+            &view,
+            &AppView {
+                event,
+                extra: &extra,
+            },
+            &mut verdicts,
+        );
+        for v in verdicts.drain(..) {
+            alerts.push(alert_event(flow, flow.last_ts, &v, Some(event), host));
+        }
+    }
+}
+
+/// An EVE `alert` record for a verdict: the flow envelope in the alert's direction, the
+/// `alert` object, `app_proto`, and the app-layer record when the match was on one.
+fn alert_event(
+    flow: &Flow,
+    ts: Timestamp,
+    verdict: &Verdict,
+    app: Option<&AppEvent>,
+    host: Option<&str>,
+) -> Event {
+    let dir = if verdict.to_server { ORIG } else { RESP };
+    let mut e = envelope(flow, ts, "alert", dir, host);
+    e.body = verdict.alert.clone();
+    if let AppSlot::Attached(parser) = &flow.app {
+        e.extra
+            .insert("app_proto".into(), Value::from(parser.app_proto()));
+    }
+    e.extra.insert(
+        "direction".into(),
+        Value::from(if verdict.to_server {
+            "to_server"
+        } else {
+            "to_client"
+        }),
+    );
+    e.extra.insert(
+        "flow".into(),
+        json!({
+            "pkts_toserver": flow.pkts[ORIG],
+            "pkts_toclient": flow.pkts[RESP],
+            "bytes_toserver": flow.bytes[ORIG],
+            "bytes_toclient": flow.bytes[RESP],
+            "start": flow.first_ts.to_string(),
+            "src_ip": flow.src().0.to_string(),
+            "dest_ip": flow.dst().0.to_string(),
+        }),
+    );
+    if let Some(event) = app.filter(|_| verdict.with_app) {
+        e.extra.insert(event.event_type.into(), event.body.clone());
+    }
+    e
 }
 
 fn direction(dir: usize) -> Direction {

@@ -19,6 +19,7 @@
 
 pub mod buffers;
 pub mod classification;
+pub mod engine;
 pub mod error;
 pub mod header;
 pub mod keywords;
@@ -31,6 +32,7 @@ pub mod source;
 pub mod vars;
 
 pub use classification::{Classifications, Classtype, ReferenceSystems};
+pub use engine::{Engine, EngineConfig, EngineError, EngineStats};
 pub use error::{ErrorKind, Position, RuleError};
 pub use header::{Action, AddressExpr, Cidr, Direction, Header, PortExpr, Protocol};
 pub use render::content_text;

@@ -73,6 +73,9 @@ pub trait AppParser: Send + std::fmt::Debug {
     fn gap(&mut self, _direction: Direction, _len: u64) {}
     /// The flow ended; flush anything still pending (for example a request with no response).
     fn finish(&mut self, _out: &mut Vec<AppEvent>) {}
+    /// Buffers for the rule engine that the EVE body does not carry (HTTP bodies of the
+    /// last logged transaction), as `(buffer name, bytes)`.
+    fn detect_buffers<'a>(&'a self, _out: &mut Vec<(&'static str, &'a [u8])>) {}
 }
 
 /// Chooses a parser for a new flow: by content first (TLS record header, HTTP method or status

@@ -44,7 +44,7 @@ pub fn run(command: RulesCommand) -> Result<i32> {
     }
 }
 
-fn rule_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+pub(crate) fn rule_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for input in inputs {
         if input.is_dir() {
@@ -62,7 +62,7 @@ fn rule_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn find_classification(inputs: &[PathBuf]) -> Option<PathBuf> {
+pub(crate) fn find_classification(inputs: &[PathBuf]) -> Option<PathBuf> {
     inputs.iter().find_map(|p| {
         let dir = if p.is_dir() {
             p.as_path()

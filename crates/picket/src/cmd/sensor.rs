@@ -47,8 +47,113 @@ pub struct Args {
     /// go to --eve if given, else are serialised and discarded.
     #[arg(long)]
     bench: bool,
+    /// Suricata rule files or directories of *.rules: run the detection engine and write
+    /// `alert` records. Repeatable.
+    #[arg(long = "rules", value_name = "FILE_OR_DIR")]
+    rules: Vec<PathBuf>,
+    /// classification.config for alert categories and severities (default: one found next
+    /// to the rules).
+    #[arg(long, value_name = "FILE")]
+    classification: Option<PathBuf>,
+    /// Set a rule variable, e.g. `HOME_NET=[10.0.0.0/8]` or `HTTP_PORTS=[80,8080]`
+    /// (names ending in _PORTS are port groups). Repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    var: Vec<String>,
+    /// TOML file with [address-groups] and [port-groups] for the rule variables.
+    #[arg(long, value_name = "FILE")]
+    vars: Option<PathBuf>,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
+}
+
+/// Loads the rules named on the command line into a detection engine, reporting what was
+/// skipped to standard error.
+fn load_engine(args: &Args) -> Result<Option<picket_nids::Engine>> {
+    use picket_nids::{Classifications, Engine, EngineConfig, LoadOptions, Ruleset, Variables};
+    if args.rules.is_empty() {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let mut vars = match &args.vars {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Variables::from_toml(&text).with_context(|| format!("in {}", p.display()))?
+        }
+        None => Variables::default(),
+    };
+    for v in &args.var {
+        let Some((name, value)) = v.split_once('=') else {
+            bail!("--var needs NAME=VALUE, not `{v}`");
+        };
+        let name = name.trim().trim_start_matches('$');
+        if name.ends_with("_PORTS") {
+            vars.set_port(name, value.trim())
+        } else {
+            vars.set_address(name, value.trim())
+        }
+        .with_context(|| format!("--var {v}"))?;
+    }
+    let class_path = args
+        .classification
+        .clone()
+        .or_else(|| crate::cmd::rules::find_classification(&args.rules));
+    let classifications = match &class_path {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            let (c, errors) = Classifications::parse(&text);
+            for e in errors {
+                eprintln!("picket sensor: {}:{e}", p.display());
+            }
+            Some(c)
+        }
+        None => None,
+    };
+    let mut ruleset = Ruleset::new(LoadOptions {
+        vars,
+        classifications: classifications.clone(),
+        include_disabled: false,
+    });
+    for f in crate::cmd::rules::rule_files(&args.rules)? {
+        let bytes = std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?;
+        ruleset.add_source(&f.display().to_string(), &String::from_utf8_lossy(&bytes));
+    }
+    for s in &ruleset.skipped {
+        eprintln!(
+            "picket sensor: skipped rule at {}:{}:{}: {}: {}",
+            ruleset.sources[s.source],
+            s.error.position.line,
+            s.error.position.column,
+            s.error.keyword,
+            s.error.kind
+        );
+    }
+    let (loaded, skipped) = (ruleset.rules.len(), ruleset.skipped.len());
+    let engine = Engine::new(
+        std::mem::take(&mut ruleset.rules),
+        classifications,
+        EngineConfig::default(),
+    )?;
+    let unsupported = engine.unsupported_by_reason();
+    let not_evaluated: usize = unsupported.iter().map(|(_, n)| n).sum();
+    eprintln!(
+        "picket sensor: rules: {loaded} parsed, {skipped} skipped by the parser, {} in the engine, {not_evaluated} not evaluable; loaded in {:.3} s",
+        engine.rules().len(),
+        started.elapsed().as_secs_f64()
+    );
+    if !unsupported.is_empty() {
+        let top: Vec<String> = unsupported
+            .iter()
+            .take(12)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        eprintln!(
+            "picket sensor: not evaluable, by reason: {}",
+            top.join(", ")
+        );
+    }
+    Ok(Some(engine))
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -80,6 +185,7 @@ pub fn run(args: Args) -> Result<i32> {
         events: 0,
     };
     let mut stage = crate::cmd::netwatch::Stage::from_args(&args.netwatch)?;
+    let engine = load_engine(&args)?;
     let interval_us = i64::try_from(args.stats_interval)
         .unwrap_or(i64::MAX / 1_000_000)
         .saturating_mul(1_000_000);
@@ -100,7 +206,7 @@ pub fn run(args: Args) -> Result<i32> {
             eprintln!("picket sensor: capturing on {interface}; interrupt to stop");
             let summary = replay(
                 &mut source,
-                config,
+                (config, engine),
                 interval_us,
                 &mut writer,
                 &mut stage,
@@ -122,7 +228,7 @@ pub fn run(args: Args) -> Result<i32> {
     let mut source = CaptureSet::new(&args.read)?;
     let summary = replay(
         &mut source,
-        config,
+        (config, engine),
         interval_us,
         &mut writer,
         &mut stage,
@@ -202,7 +308,7 @@ fn counters(stats: &CaptureStats) -> CaptureCounters {
 /// `stats` event every `interval_us` of packet time, and a final one.
 fn replay<W: Write>(
     source: &mut dyn PacketSource,
-    config: SensorConfig,
+    (config, engine): (SensorConfig, Option<picket_nids::Engine>),
     interval_us: i64,
     writer: &mut EveWriter<W>,
     stage: &mut Option<crate::cmd::netwatch::Stage>,
@@ -211,6 +317,9 @@ fn replay<W: Write>(
     let started = Instant::now();
     let cpu_started = thread_cpu_secs();
     let mut sensor = Sensor::new(config);
+    if let Some(engine) = engine {
+        sensor.set_inspector(Box::new(engine));
+    }
     let mut events = Vec::new();
     let mut last_stats: Option<Timestamp> = None;
     let mut last_ts = Timestamp::default();

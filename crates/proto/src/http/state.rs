@@ -441,6 +441,13 @@ impl AppParser for HttpParser {
         "http"
     }
 
+    fn detect_buffers<'a>(&'a self, out: &mut Vec<(&'static str, &'a [u8])>) {
+        if let Some(tx) = self.last_transaction() {
+            out.push(("http.request_body", &tx.request_body));
+            out.push(("http.response_body", &tx.response_body));
+        }
+    }
+
     fn feed(&mut self, direction: Direction, data: &[u8], out: &mut Vec<AppEvent>) {
         let i = idx(direction);
         if self.sides[i].phase == Phase::Stopped {

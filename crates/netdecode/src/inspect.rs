@@ -1,0 +1,82 @@
+//! The seam between the sensor and a detection engine.
+//!
+//! The sensor owns packets, flows and app-layer parsers; an [`Inspector`] only sees a view of
+//! each packet (headers, payload, which way it travels in its flow, the flow's state) and of
+//! each app-layer record, and answers with [`Verdict`]s the sensor turns into EVE `alert`
+//! records carrying the flow envelope. The engine stays sans-IO and this crate does not
+//! depend on it. With no inspector installed the sensor does none of this work.
+
+use picket_event::Timestamp;
+use picket_proto::AppEvent;
+use serde_json::Value;
+use std::net::IpAddr;
+
+/// TCP header fields detection looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpHeader {
+    pub flags: u8,
+    pub seq: u32,
+    pub ack: u32,
+    pub window: u16,
+}
+
+/// One packet as detection sees it. Addresses and ports are the packet's own (source is
+/// the sender of this packet), `to_server` says whether the sender opened the flow.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketView<'a> {
+    pub ts: Timestamp,
+    pub flow_id: u64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub sport: u16,
+    pub dport: u16,
+    /// IP protocol number.
+    pub proto: u8,
+    pub ttl: u8,
+    pub to_server: bool,
+    /// TCP: handshake done (or traffic both ways mid-stream); other: packets both ways.
+    pub established: bool,
+    /// The datagram was rebuilt from IP fragments.
+    pub reassembled: bool,
+    pub tcp: Option<TcpHeader>,
+    /// ICMP type and code.
+    pub icmp: Option<(u8, u8)>,
+    /// The transport payload of this packet.
+    pub payload: &'a [u8],
+    /// The flow's app-layer protocol once a parser is attached (`http`, `dns`, `tls`, `ssh`).
+    pub app_proto: Option<&'static str>,
+}
+
+/// One app-layer record offered to detection, with buffers the EVE body does not carry
+/// (HTTP bodies), as `(buffer name, bytes)`.
+#[derive(Debug, Clone, Copy)]
+pub struct AppView<'a> {
+    pub event: &'a AppEvent,
+    pub extra: &'a [(&'static str, &'a [u8])],
+}
+
+/// A rule fired: the sensor writes it as an `alert` record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The `alert` object.
+    pub alert: Value,
+    /// Direction of the alert: true when source/destination are client/server.
+    pub to_server: bool,
+    /// Attach the app-layer record that was being inspected (for app-layer matches).
+    pub with_app: bool,
+}
+
+/// A detection engine driven by the sensor.
+pub trait Inspector: Send + std::fmt::Debug {
+    /// A decoded packet, after its flow and app-layer state are updated.
+    fn packet(&mut self, packet: &PacketView<'_>, out: &mut Vec<Verdict>);
+    /// An app-layer record completed by `packet` (for records flushed at flow end the packet
+    /// is the flow's last one, with an empty payload).
+    fn app(&mut self, packet: &PacketView<'_>, app: &AppView<'_>, out: &mut Vec<Verdict>);
+    /// The flow ended: drop its per-flow state.
+    fn flow_ended(&mut self, _flow_id: u64) {}
+    /// Counters for the `stats` event (under `picket.stats.detect`).
+    fn stats(&self) -> Value {
+        Value::Null
+    }
+}

@@ -1,0 +1,320 @@
+//! Sticky buffers from app-layer records: the sensor hands over each record's EVE body
+//! (plus HTTP bodies), and this module lays out the bytes each buffer keyword inspects, for
+//! the request side (`to_server`) and the response side (`to_client`).
+
+use serde_json::Value;
+
+/// Buffers the engine fills. A rule using any other sticky buffer cannot be evaluated and
+/// is reported, not loaded.
+pub const SUPPORTED: &[&str] = &[
+    crate::buffers::PAYLOAD,
+    "http.uri",
+    "http.uri.raw",
+    "http.method",
+    "http.host",
+    "http.host.raw",
+    "http.user_agent",
+    "http.header",
+    "http.header.raw",
+    "http.cookie",
+    "http.stat_code",
+    "http.request_body",
+    "http.response_body",
+    "file.data",
+    "http.content_type",
+    "http.content_len",
+    "http.referer",
+    "http.protocol",
+    "http.request_line",
+    "http.server",
+    "http.location",
+    "http.accept",
+    "http.accept_enc",
+    "http.accept_lang",
+    "http.connection",
+    "http.header_names",
+    "dns.query",
+    "dns.queries.rrname",
+    "tls.sni",
+    "tls.cert_subject",
+    "tls.cert_issuer",
+    "tls.cert_serial",
+    "tls.cert_fingerprint",
+    "ja3.hash",
+    "ja3.string",
+    "ja3s.hash",
+    "ja3s.string",
+    "ja4.hash",
+    "ssh.proto",
+    "ssh.software",
+    "ssh.hassh",
+    "ssh.hassh.string",
+    "ssh.hassh.server",
+    "ssh.hassh.server.string",
+];
+
+/// One side's buffers; a name may repeat (one DNS record can hold several queries), and a
+/// rule matches when any instance does.
+pub type Buffers = Vec<(&'static str, Vec<u8>)>;
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = v;
+    for p in path {
+        v = v.get(p)?;
+    }
+    v.as_str()
+}
+
+fn push(out: &mut Buffers, name: &'static str, v: Option<&str>) {
+    if let Some(v) = v {
+        out.push((name, v.as_bytes().to_vec()));
+    }
+}
+
+/// `%XX` decoded, as libhtp's URI normalisation does for the path and query.
+pub(crate) fn percent_decode(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+fn header_block(headers: Option<&Value>, skip_cookie: bool) -> Option<Vec<u8>> {
+    let list = headers?.as_array()?;
+    let mut out = Vec::new();
+    for h in list {
+        let (Some(n), Some(v)) = (s(h, &["name"]), s(h, &["value"])) else {
+            continue;
+        };
+        if skip_cookie && (n.eq_ignore_ascii_case("cookie") || n.eq_ignore_ascii_case("set-cookie"))
+        {
+            continue;
+        }
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    Some(out)
+}
+
+fn header_names(headers: Option<&Value>) -> Option<Vec<u8>> {
+    let list = headers?.as_array()?;
+    let mut out = b"\r\n".to_vec();
+    for h in list {
+        if let Some(n) = s(h, &["name"]) {
+            out.extend_from_slice(n.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    Some(out)
+}
+
+fn header<'a>(headers: Option<&'a Value>, name: &str) -> Option<&'a str> {
+    headers?
+        .as_array()?
+        .iter()
+        .find(|h| s(h, &["name"]).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        .and_then(|h| s(h, &["value"]))
+}
+
+/// Request-side and response-side buffers of one app-layer record.
+pub fn buffers(
+    event_type: &str,
+    body: &Value,
+    extra: &[(&'static str, &[u8])],
+) -> (Buffers, Buffers) {
+    let (mut req, mut resp) = (Buffers::new(), Buffers::new());
+    match event_type {
+        "http" => {
+            let rq = body.get("request_headers");
+            let rs = body.get("response_headers");
+            if let Some(url) = s(body, &["url"]) {
+                req.push(("http.uri", percent_decode(url)));
+                push(&mut req, "http.uri.raw", Some(url));
+                if let (Some(m), Some(p)) = (s(body, &["http_method"]), s(body, &["protocol"])) {
+                    req.push(("http.request_line", format!("{m} {url} {p}").into_bytes()));
+                }
+            }
+            push(&mut req, "http.method", s(body, &["http_method"]));
+            if let Some(h) = s(body, &["hostname"]) {
+                req.push(("http.host", h.to_ascii_lowercase().into_bytes()));
+            }
+            push(&mut req, "http.host.raw", header(rq, "host"));
+            push(&mut req, "http.user_agent", header(rq, "user-agent"));
+            push(&mut req, "http.cookie", header(rq, "cookie"));
+            push(&mut req, "http.referer", header(rq, "referer"));
+            push(&mut req, "http.accept", header(rq, "accept"));
+            push(&mut req, "http.accept_enc", header(rq, "accept-encoding"));
+            push(&mut req, "http.accept_lang", header(rq, "accept-language"));
+            push(&mut req, "http.connection", header(rq, "connection"));
+            push(&mut req, "http.content_type", header(rq, "content-type"));
+            push(&mut req, "http.content_len", header(rq, "content-length"));
+            push(&mut req, "http.protocol", s(body, &["protocol"]));
+            if let Some(b) = header_block(rq, true) {
+                req.push(("http.header", b));
+            }
+            if let Some(b) = header_block(rq, false) {
+                req.push(("http.header.raw", b));
+            }
+            if let Some(b) = header_names(rq) {
+                req.push(("http.header_names", b));
+            }
+            if let Some(code) = body.get("status").and_then(Value::as_u64) {
+                resp.push(("http.stat_code", code.to_string().into_bytes()));
+            }
+            push(&mut resp, "http.server", header(rs, "server"));
+            push(&mut resp, "http.location", header(rs, "location"));
+            push(&mut resp, "http.content_type", header(rs, "content-type"));
+            push(&mut resp, "http.content_len", header(rs, "content-length"));
+            push(&mut resp, "http.connection", header(rs, "connection"));
+            if let Some(b) = header_block(rs, true) {
+                resp.push(("http.header", b));
+            }
+            if let Some(b) = header_block(rs, false) {
+                resp.push(("http.header.raw", b));
+            }
+            if let Some(b) = header_names(rs) {
+                resp.push(("http.header_names", b));
+            }
+            for (name, bytes) in extra {
+                match *name {
+                    "http.request_body" if !bytes.is_empty() => {
+                        req.push(("http.request_body", bytes.to_vec()));
+                    }
+                    "http.response_body" if !bytes.is_empty() => {
+                        resp.push(("http.response_body", bytes.to_vec()));
+                        resp.push(("file.data", bytes.to_vec()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        "dns" => {
+            let request = s(body, &["type"]) != Some("response");
+            let side = if request { &mut req } else { &mut resp };
+            let mut names: Vec<&str> = Vec::new();
+            if let Some(qs) = body.get("queries").and_then(Value::as_array) {
+                names.extend(qs.iter().filter_map(|q| s(q, &["rrname"])));
+            } else if let Some(n) = s(body, &["rrname"]) {
+                names.push(n);
+            }
+            for n in names {
+                // dns.query is the request's name; the response repeats it, and a rule
+                // must not fire twice on one exchange.
+                if request {
+                    side.push(("dns.query", n.as_bytes().to_vec()));
+                }
+                side.push(("dns.queries.rrname", n.as_bytes().to_vec()));
+            }
+        }
+        "tls" => {
+            push(&mut req, "tls.sni", s(body, &["sni"]));
+            push(&mut req, "ja3.hash", s(body, &["ja3", "hash"]));
+            push(&mut req, "ja3.string", s(body, &["ja3", "string"]));
+            push(&mut req, "ja4.hash", s(body, &["ja4"]));
+            push(&mut resp, "tls.cert_subject", s(body, &["subject"]));
+            push(&mut resp, "tls.cert_issuer", s(body, &["issuerdn"]));
+            push(&mut resp, "tls.cert_serial", s(body, &["serial"]));
+            push(&mut resp, "tls.cert_fingerprint", s(body, &["fingerprint"]));
+            push(&mut resp, "ja3s.hash", s(body, &["ja3s", "hash"]));
+            push(&mut resp, "ja3s.string", s(body, &["ja3s", "string"]));
+        }
+        "ssh" => {
+            for (key, side) in [("client", &mut req), ("server", &mut resp)] {
+                push(side, "ssh.proto", s(body, &[key, "proto_version"]));
+                push(side, "ssh.software", s(body, &[key, "software_version"]));
+            }
+            push(&mut req, "ssh.hassh", s(body, &["client", "hassh", "hash"]));
+            push(
+                &mut req,
+                "ssh.hassh.string",
+                s(body, &["client", "hassh", "string"]),
+            );
+            push(
+                &mut resp,
+                "ssh.hassh.server",
+                s(body, &["server", "hassh", "hash"]),
+            );
+            push(
+                &mut resp,
+                "ssh.hassh.server.string",
+                s(body, &["server", "hassh", "string"]),
+            );
+        }
+        _ => {}
+    }
+    (req, resp)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn get<'a>(b: &'a Buffers, name: &str) -> Vec<&'a [u8]> {
+        b.iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_slice())
+            .collect()
+    }
+
+    #[test]
+    fn http_buffers() {
+        let body = json!({"hostname": "Example.COM", "url": "/a%20b?x=1", "http_method": "GET",
+            "protocol": "HTTP/1.1", "status": 404,
+            "request_headers": [{"name": "Host", "value": "Example.COM:8080"},
+                                {"name": "User-Agent", "value": "curl/8"},
+                                {"name": "Cookie", "value": "s=1"}],
+            "response_headers": [{"name": "Server", "value": "nginx"}]});
+        let (req, resp) = buffers("http", &body, &[("http.response_body", b"<html>")]);
+        assert_eq!(get(&req, "http.uri"), [b"/a b?x=1"]);
+        assert_eq!(get(&req, "http.uri.raw"), [b"/a%20b?x=1"]);
+        assert_eq!(get(&req, "http.host"), [b"example.com"]);
+        assert_eq!(get(&req, "http.user_agent"), [b"curl/8"]);
+        assert_eq!(
+            get(&req, "http.header"),
+            [&b"Host: Example.COM:8080\r\nUser-Agent: curl/8\r\n"[..]]
+        );
+        assert_eq!(get(&req, "http.cookie"), [b"s=1"]);
+        assert_eq!(get(&resp, "http.stat_code"), [b"404"]);
+        assert_eq!(get(&resp, "file.data"), [b"<html>"]);
+        assert_eq!(get(&resp, "http.server"), [b"nginx"]);
+    }
+
+    #[test]
+    fn dns_ssh_tls_buffers() {
+        let q = json!({"type": "request", "queries": [{"rrname": "a.example"}, {"rrname": "b.example"}]});
+        let (req, _) = buffers("dns", &q, &[]);
+        assert_eq!(get(&req, "dns.query"), [b"a.example", b"b.example"]);
+        let r = json!({"type": "response", "queries": [{"rrname": "a.example"}]});
+        let (req, resp) = buffers("dns", &r, &[]);
+        assert!(get(&req, "dns.query").is_empty() && get(&resp, "dns.query").is_empty());
+        let ssh = json!({"client": {"proto_version": "2.0", "software_version": "OpenSSH_8.9",
+            "hassh": {"hash": "abc", "string": "x"}}, "server": {"proto_version": "2.0",
+            "software_version": "dropbear"}});
+        let (req, resp) = buffers("ssh", &ssh, &[]);
+        assert_eq!(get(&req, "ssh.software"), [b"OpenSSH_8.9"]);
+        assert_eq!(get(&resp, "ssh.software"), [b"dropbear"]);
+        assert_eq!(get(&req, "ssh.hassh"), [b"abc"]);
+        let tls = json!({"sni": "example.org", "subject": "CN=example.org", "ja3": {"hash": "h"}, "ja4": "t13d"});
+        let (req, resp) = buffers("tls", &tls, &[]);
+        assert_eq!(get(&req, "tls.sni"), [b"example.org"]);
+        assert_eq!(get(&req, "ja4.hash"), [b"t13d"]);
+        assert_eq!(get(&resp, "tls.cert_subject"), [b"CN=example.org"]);
+    }
+}

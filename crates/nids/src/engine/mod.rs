@@ -1,0 +1,870 @@
+//! The detection engine: loaded rules in, verdicts out, with no I/O.
+//!
+//! Rules are grouped and prefiltered by [`crate::prefilter`] (transport, app-layer protocol,
+//! direction, ports, one aho-corasick automaton per group and buffer over each rule's fast
+//! pattern); every candidate is then verified exactly ([`payload`]), header, flow and
+//! flowbits conditions included, before thresholds decide whether it alerts.
+//!
+//! Two passes feed it. Each packet is inspected as a packet (payload, headers, flow state)
+//! by rules that look at no app-layer buffer. Each app-layer record (an HTTP transaction,
+//! a DNS message, a TLS handshake, an SSH banner exchange) is inspected, request side then
+//! response side, by rules that look at one; such a rule alerts at most once per record.
+//!
+//! A rule using something the engine cannot evaluate (a sticky buffer it does not fill, a
+//! transform, `base64_decode`, a keyword kept only for syntax, an app-layer protocol with
+//! no parser) is not loaded into the engine and is reported by reason: it never matches
+//! silently.
+//!
+//! Per-flow state (flowbits) and threshold tables are bounded; when a table is full the new
+//! entry is not kept and a counter says so.
+//!
+//! Where this knowingly differs from Suricata: TCP payload rules look at each packet's
+//! payload rather than at the reassembled stream (`only_stream` is taken to mean the
+//! payload of an in-flow TCP packet), and app-layer buffers are inspected when the sensor's
+//! parser logs the record (for HTTP, when the response is complete or the flow ends).
+
+pub mod app;
+pub mod payload;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use picket_netdecode::inspect::{AppView, Inspector, PacketView, Verdict};
+use serde_json::{json, Map, Value};
+
+use crate::buffers::PAYLOAD;
+use crate::classification::Classifications;
+use crate::header::{Action, Direction};
+use crate::keywords::{FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track};
+use crate::prefilter::{Prefilter, PrefilterError, Traffic};
+use crate::rule::{HeaderCheck, Match, Rule};
+use crate::ruleset::LoadedRule;
+use payload::{Inspect, RegexCache};
+
+/// Table sizes; the defaults are safe for a sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Flows with flowbits held at once.
+    pub max_flow_states: usize,
+    /// Threshold and detection_filter entries held at once.
+    pub max_threshold_entries: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_flow_states: 262_144,
+            max_threshold_entries: 65_536,
+        }
+    }
+}
+
+/// What the engine counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub packets: u64,
+    pub app_records: u64,
+    /// Rules the prefilter handed to exact verification.
+    pub candidates: u64,
+    /// Rules that matched (alerting or not).
+    pub matches: u64,
+    pub alerts: u64,
+    /// Matches kept quiet by `threshold`/`detection_filter`.
+    pub suppressed: u64,
+    /// Matches kept quiet by `noalert`.
+    pub noalert: u64,
+    /// New flows whose flowbits could not be kept (table full).
+    pub flow_state_full: u64,
+    /// New threshold entries that could not be kept (table full).
+    pub threshold_full: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    Any,
+    Num(u8),
+    Icmp,
+}
+
+#[derive(Debug)]
+struct RuleInfo {
+    proto: Proto,
+    /// The app-layer protocol the rule needs, if any.
+    app: Option<&'static str>,
+    /// Looks at an app-layer buffer: inspected per app-layer record, not per packet.
+    app_pass: bool,
+    /// Evaluation order within one inspection: pass rules, then flowbit setters, then the rest.
+    order: u8,
+    flowbits: Vec<(FlowbitCmd, Vec<u32>, bool)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ThresholdKey {
+    rule: u32,
+    a: Option<IpAddr>,
+    b: Option<IpAddr>,
+    flow: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ThresholdState {
+    start_us: i64,
+    count: u64,
+    next: u64,
+}
+
+/// The detection engine.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    rules: Vec<LoadedRule>,
+    info: Vec<RuleInfo>,
+    prefilter: Prefilter,
+    classifications: Option<Classifications>,
+    /// Rules not loaded into the engine: (sid, reason).
+    unsupported: Vec<(u64, String)>,
+    flowbits: HashMap<u64, Vec<u32>>,
+    thresholds: HashMap<ThresholdKey, ThresholdState>,
+    regex: RegexCache,
+    stats: EngineStats,
+    vars: Vec<(String, u64)>,
+    last_threshold_sweep: i64,
+}
+
+/// Why the engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The prefilter automata could not be built.
+    #[error(transparent)]
+    Prefilter(#[from] PrefilterError),
+}
+
+/// Transforms the engine applies.
+const TRANSFORMS: &[&str] = &[
+    "dotprefix",
+    "to_lowercase",
+    "to_uppercase",
+    "strip_whitespace",
+    "compress_whitespace",
+    "url_decode",
+    "to_md5",
+    "to_sha1",
+    "to_sha256",
+    "header_lowercase",
+];
+
+/// Keywords kept for syntax that are safe to ignore for matching.
+const IGNORABLE: &[&str] = &["tag"];
+
+/// Why the engine cannot evaluate `rule`, if it cannot.
+fn unsupported_reason(rule: &Rule) -> Option<String> {
+    if let Some(o) = rule
+        .other
+        .iter()
+        .find(|o| !IGNORABLE.contains(&o.keyword.as_str()))
+    {
+        return Some(o.keyword.clone());
+    }
+    for b in &rule.buffers {
+        if !app::SUPPORTED.contains(&b.buffer) {
+            return Some(b.buffer.to_string());
+        }
+        if let Some((t, _)) = b.transforms.iter().find(|(t, _)| !TRANSFORMS.contains(t)) {
+            return Some((*t).to_string());
+        }
+        for m in &b.matches {
+            match m {
+                Match::Base64Decode(_) => return Some("base64_decode".into()),
+                Match::Asn1(_) => return Some("asn1".into()),
+                _ => {}
+            }
+        }
+    }
+    if rule
+        .checks
+        .iter()
+        .any(|c| matches!(c, HeaderCheck::StreamSize(..)))
+    {
+        return Some("stream_size".into());
+    }
+    if rule.target.is_some() {
+        // Harmless for matching; only the alert's source/target objects are missing.
+    }
+    if app_of(rule) == Some("unsupported") {
+        let name = rule.app_layer().unwrap_or_default();
+        return Some(format!("app-layer protocol {name}"));
+    }
+    if let Some(th) = rule.threshold.as_ref().or(rule.detection_filter.as_ref()) {
+        if th.unique_on.is_some() {
+            return Some("detection_filter unique_on".into());
+        }
+    }
+    if rule.header.direction == Direction::Transactional {
+        return Some("=> (transactional direction)".into());
+    }
+    if matches!(rule.header.action, Action::Config) {
+        return Some("config action".into());
+    }
+    match proto_of(rule) {
+        Some(_) => None,
+        None => Some(format!("protocol {}", rule.header.protocol.name)),
+    }
+}
+
+fn app_of(rule: &Rule) -> Option<&'static str> {
+    let a = rule.app_layer()?;
+    Some(match a {
+        "http" | "http1" => "http",
+        "dns" => "dns",
+        "tls" | "ssl" => "tls",
+        "ssh" => "ssh",
+        // The caller reports the rule with the protocol's name.
+        _ => "unsupported",
+    })
+}
+
+fn proto_of(rule: &Rule) -> Option<Proto> {
+    Some(match rule.header.protocol.transport() {
+        "ip" => Proto::Any,
+        "tcp" => Proto::Num(6),
+        "udp" => Proto::Num(17),
+        "icmp" => Proto::Icmp,
+        _ => return None,
+    })
+}
+
+fn transport_name(proto: u8) -> &'static str {
+    match proto {
+        6 => "tcp",
+        17 => "udp",
+        1 | 58 => "icmp",
+        _ => "other",
+    }
+}
+
+impl Engine {
+    /// Builds the engine from loaded rules. Rules it cannot evaluate are left out and
+    /// listed by [`Engine::unsupported`].
+    pub fn new(
+        rules: Vec<LoadedRule>,
+        classifications: Option<Classifications>,
+        config: EngineConfig,
+    ) -> Result<Engine, EngineError> {
+        let mut kept = Vec::with_capacity(rules.len());
+        let mut unsupported = Vec::new();
+        for lr in rules {
+            match unsupported_reason(&lr.rule) {
+                Some(reason) => unsupported.push((lr.rule.meta.sid, reason)),
+                None => kept.push(lr),
+            }
+        }
+        let mut bit_ids: HashMap<String, u32> = HashMap::new();
+        let info = kept
+            .iter()
+            .map(|lr| {
+                let r = &lr.rule;
+                let flowbits: Vec<_> = r
+                    .flowbits
+                    .iter()
+                    .filter(|f| f.cmd != FlowbitCmd::NoAlert)
+                    .map(|f| {
+                        let ids = f
+                            .names
+                            .iter()
+                            .map(|n| {
+                                let next = bit_ids.len() as u32;
+                                *bit_ids.entry(n.clone()).or_insert(next)
+                            })
+                            .collect();
+                        (f.cmd, ids, f.all)
+                    })
+                    .collect();
+                let sets = flowbits.iter().any(|(c, _, _)| {
+                    matches!(c, FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle)
+                });
+                let order = if r.header.action == Action::Pass {
+                    0
+                } else if sets {
+                    1
+                } else {
+                    2
+                };
+                RuleInfo {
+                    proto: proto_of(r).unwrap_or(Proto::Any),
+                    app: app_of(r),
+                    app_pass: r.buffers.iter().any(|b| b.buffer != PAYLOAD),
+                    order,
+                    flowbits,
+                }
+            })
+            .collect();
+        let prefilter = Prefilter::build(&kept)?;
+        Ok(Engine {
+            config,
+            rules: kept,
+            info,
+            prefilter,
+            classifications,
+            unsupported,
+            flowbits: HashMap::new(),
+            thresholds: HashMap::new(),
+            regex: RegexCache::default(),
+            stats: EngineStats::default(),
+            vars: Vec::new(),
+            last_threshold_sweep: i64::MIN / 2,
+        })
+    }
+
+    /// Rules in the engine.
+    pub fn rules(&self) -> &[LoadedRule] {
+        &self.rules
+    }
+
+    /// Rules left out, as (sid, reason).
+    pub fn unsupported(&self) -> &[(u64, String)] {
+        &self.unsupported
+    }
+
+    /// Rules left out, counted by reason, most frequent first.
+    pub fn unsupported_by_reason(&self) -> Vec<(String, usize)> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, r) in &self.unsupported {
+            *counts.entry(r.as_str()).or_default() += 1;
+        }
+        let mut v: Vec<_> = counts
+            .into_iter()
+            .map(|(k, n)| (k.to_string(), n))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// Regex counters: (limit hits, compile errors, inspections out of budget).
+    pub fn regex_stats(&self) -> (u64, u64, u64) {
+        (
+            self.regex.limit_hits,
+            self.regex.compile_errors,
+            self.regex.budget_exhausted,
+        )
+    }
+
+    /// Inspects a packet; appends a verdict per alerting rule.
+    pub fn inspect_packet(&mut self, p: &PacketView<'_>, out: &mut Vec<Verdict>) {
+        self.stats.packets += 1;
+        let traffic = Traffic {
+            transport: transport_name(p.proto),
+            app: p.app_proto,
+            to_server: p.to_server,
+            src_port: p.sport,
+            dst_port: p.dport,
+        };
+        let bufs: [(&str, &[u8]); 1] = [(PAYLOAD, p.payload)];
+        let mut cands = self.prefilter.candidates(&traffic, &bufs);
+        cands.retain(|&r| !self.info[r].app_pass);
+        let side = Side {
+            src: (p.src, p.sport),
+            dst: (p.dst, p.dport),
+            to_server: p.to_server,
+            buffers: &[],
+            payload: Some(p.payload),
+        };
+        self.run(cands, p, &side, false, out);
+    }
+
+    /// Inspects an app-layer record completed by packet `p`.
+    pub fn inspect_app(&mut self, p: &PacketView<'_>, a: &AppView<'_>, out: &mut Vec<Verdict>) {
+        self.stats.app_records += 1;
+        let (req, resp) = app::buffers(a.event.event_type, &a.event.body, a.extra);
+        let (client, server) = if p.to_server {
+            ((p.src, p.sport), (p.dst, p.dport))
+        } else {
+            ((p.dst, p.dport), (p.src, p.sport))
+        };
+        let mut fired: Vec<usize> = Vec::new();
+        for (to_server, bufs) in [(true, &req), (false, &resp)] {
+            if bufs.is_empty() {
+                continue;
+            }
+            let (src, dst) = if to_server {
+                (client, server)
+            } else {
+                (server, client)
+            };
+            let payload = (to_server == p.to_server).then_some(p.payload);
+            let mut view: Vec<(&str, &[u8])> =
+                bufs.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+            if let Some(pl) = payload {
+                view.push((PAYLOAD, pl));
+            }
+            let traffic = Traffic {
+                transport: transport_name(p.proto),
+                app: Some(a.event.event_type),
+                to_server,
+                src_port: src.1,
+                dst_port: dst.1,
+            };
+            let mut cands = self.prefilter.candidates(&traffic, &view);
+            cands.retain(|&r| self.info[r].app_pass && !fired.contains(&r));
+            let side = Side {
+                src,
+                dst,
+                to_server,
+                buffers: bufs,
+                payload,
+            };
+            let before = out.len();
+            let matched = self.run(cands, p, &side, true, out);
+            fired.extend(matched);
+            debug_assert!(out.len() >= before);
+        }
+    }
+
+    /// Verifies candidates in order, applies flowbits and thresholds, writes verdicts.
+    /// Returns the rules that matched.
+    fn run(
+        &mut self,
+        mut cands: Vec<usize>,
+        p: &PacketView<'_>,
+        side: &Side<'_>,
+        with_app: bool,
+        out: &mut Vec<Verdict>,
+    ) -> Vec<usize> {
+        let mut matched = Vec::new();
+        if cands.is_empty() {
+            return matched;
+        }
+        cands.sort_by_key(|&r| (self.info[r].order, r));
+        for r in cands {
+            self.stats.candidates += 1;
+            if !self.verify(r, p, side) {
+                continue;
+            }
+            self.stats.matches += 1;
+            matched.push(r);
+            self.apply_flowbits(r, p.flow_id);
+            let rule = &self.rules[r].rule;
+            let pass = rule.header.action == Action::Pass;
+            if rule.noalert {
+                self.stats.noalert += 1;
+            } else if !self.threshold_allows(r, p, side) {
+                self.stats.suppressed += 1;
+            } else if !pass {
+                self.stats.alerts += 1;
+                out.push(Verdict {
+                    alert: self.alert_json(r),
+                    to_server: side.to_server,
+                    with_app,
+                });
+            }
+            if pass {
+                // A pass rule ends inspection of this packet or record.
+                break;
+            }
+        }
+        matched
+    }
+
+    fn verify(&mut self, r: usize, p: &PacketView<'_>, side: &Side<'_>) -> bool {
+        let info = &self.info[r];
+        let lr = &self.rules[r];
+        let rule = &lr.rule;
+        let proto_ok = match info.proto {
+            Proto::Any => true,
+            Proto::Num(n) => p.proto == n,
+            Proto::Icmp => p.proto == 1 || p.proto == 58,
+        };
+        if !proto_ok {
+            return false;
+        }
+        if let Some(app) = info.app {
+            if p.app_proto != Some(app) {
+                return false;
+            }
+        }
+        let h = &lr.resolved;
+        let fwd = h.src.matches(side.src.0)
+            && h.dst.matches(side.dst.0)
+            && h.src_ports.matches(side.src.1)
+            && h.dst_ports.matches(side.dst.1);
+        let both = rule.header.direction == Direction::Both
+            && h.src.matches(side.dst.0)
+            && h.dst.matches(side.src.0)
+            && h.src_ports.matches(side.dst.1)
+            && h.dst_ports.matches(side.src.1);
+        if !(fwd || both) {
+            return false;
+        }
+        if let Some(f) = &rule.flow {
+            if let Some(ts) = f.to_server {
+                if ts != side.to_server {
+                    return false;
+                }
+            }
+            match f.state {
+                Some(FlowState::Established) if !p.established => return false,
+                Some(FlowState::NotEstablished) if p.established => return false,
+                _ => {}
+            }
+            if let Some(frag) = f.frag {
+                if frag != p.reassembled {
+                    return false;
+                }
+            }
+            if f.stream == Some(true) && p.proto != 6 {
+                return false;
+            }
+        }
+        for c in &rule.checks {
+            if !header_check(c, p) {
+                return false;
+            }
+        }
+        if let Some((neg, name)) = &rule.app_layer_protocol {
+            let name = match name.as_str() {
+                "http1" => "http",
+                "ssl" => "tls",
+                n => n,
+            };
+            let is = p.app_proto == Some(name);
+            if is == *neg {
+                return false;
+            }
+        }
+        let bits = self.flowbits.get(&p.flow_id);
+        for (cmd, ids, all) in &info.flowbits {
+            let set = |id: &u32| bits.is_some_and(|b| b.contains(id));
+            let ok = match cmd {
+                FlowbitCmd::IsSet if *all => ids.iter().all(set),
+                FlowbitCmd::IsSet => ids.iter().any(set),
+                FlowbitCmd::IsNotSet if *all => !ids.iter().any(set),
+                FlowbitCmd::IsNotSet => ids.iter().any(|i| !set(i)),
+                _ => true,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        self.vars.clear();
+        for (bi, b) in rule.buffers.iter().enumerate() {
+            let base = (bi as u16) << 8;
+            let mut any_instance = false;
+            let mut ok = false;
+            let instances: Vec<&[u8]> = if b.buffer == PAYLOAD {
+                side.payload.into_iter().collect()
+            } else {
+                side.buffers
+                    .iter()
+                    .filter(|(n, _)| *n == b.buffer)
+                    .map(|(_, v)| v.as_slice())
+                    .collect()
+            };
+            for data in instances {
+                any_instance = true;
+                let data = transform(&b.transforms, data);
+                let mut insp = Inspect::new(r as u32, &mut self.vars, &mut self.regex);
+                if insp.run(&b.matches, base, &data) {
+                    ok = true;
+                    break;
+                }
+            }
+            if !any_instance {
+                ok = b.matches.iter().any(|m| matches!(m, Match::Absent(_)));
+            }
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn apply_flowbits(&mut self, r: usize, flow: u64) {
+        let info = &self.info[r];
+        if !info
+            .flowbits
+            .iter()
+            .any(|(c, _, _)| matches!(c, FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle))
+        {
+            return;
+        }
+        if !self.flowbits.contains_key(&flow) && self.flowbits.len() >= self.config.max_flow_states
+        {
+            self.stats.flow_state_full += 1;
+            return;
+        }
+        let bits = self.flowbits.entry(flow).or_default();
+        for (cmd, ids, _) in &info.flowbits {
+            for id in ids {
+                let pos = bits.iter().position(|b| b == id);
+                match (cmd, pos) {
+                    (FlowbitCmd::Set, None) | (FlowbitCmd::Toggle, None) => bits.push(*id),
+                    (FlowbitCmd::Unset, Some(i)) | (FlowbitCmd::Toggle, Some(i)) => {
+                        bits.swap_remove(i);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn threshold_allows(&mut self, r: usize, p: &PacketView<'_>, side: &Side<'_>) -> bool {
+        let rule = &self.rules[r].rule;
+        let (th, filter) = match (&rule.threshold, &rule.detection_filter) {
+            (Some(t), _) => (t, false),
+            (None, Some(d)) => (d, true),
+            (None, None) => return true,
+        };
+        let (a, b, flow) = match th.track {
+            Track::BySrc => (Some(side.src.0), None, 0),
+            Track::ByDst => (Some(side.dst.0), None, 0),
+            Track::ByBoth => (Some(side.src.0), Some(side.dst.0), 0),
+            Track::ByRule => (None, None, 0),
+            Track::ByFlow => (None, None, p.flow_id),
+        };
+        let key = ThresholdKey {
+            rule: r as u32,
+            a,
+            b,
+            flow,
+        };
+        let now = p.ts.as_micros();
+        let window = i64::from(th.seconds) * 1_000_000;
+        if !self.thresholds.contains_key(&key)
+            && self.thresholds.len() >= self.config.max_threshold_entries
+        {
+            // Drop entries whose window has passed before giving up on this one, at most
+            // once a second of packet time so a full table does not cost a scan per packet.
+            if now - self.last_threshold_sweep >= 1_000_000 {
+                self.last_threshold_sweep = now;
+                self.thresholds
+                    .retain(|_, s| now - s.start_us <= window.max(60_000_000));
+            }
+            if self.thresholds.len() >= self.config.max_threshold_entries {
+                self.stats.threshold_full += 1;
+                return true;
+            }
+        }
+        let count = u64::from(th.count);
+        let s = self.thresholds.entry(key).or_insert(ThresholdState {
+            start_us: now,
+            count: 0,
+            next: count.max(1),
+        });
+        let backoff = th.kind == Some(ThresholdKind::Backoff);
+        if !backoff && window > 0 && now - s.start_us >= window {
+            s.start_us = now;
+            s.count = 0;
+        }
+        s.count += 1;
+        if filter {
+            return s.count > count;
+        }
+        match th.kind {
+            Some(ThresholdKind::Limit) | None => s.count <= count,
+            Some(ThresholdKind::Threshold) => {
+                if s.count >= count {
+                    s.count = 0;
+                    true
+                } else {
+                    false
+                }
+            }
+            Some(ThresholdKind::Both) => s.count == count,
+            Some(ThresholdKind::Backoff) => {
+                if s.count == s.next {
+                    s.next = s
+                        .next
+                        .saturating_mul(u64::from(th.multiplier.unwrap_or(10)).max(2));
+                    true
+                } else {
+                    s.count == 1
+                }
+            }
+        }
+    }
+
+    /// The EVE `alert` object for rule `r`.
+    pub fn alert_json(&self, r: usize) -> Value {
+        let meta = &self.rules[r].rule.meta;
+        let class = meta
+            .classtype
+            .as_ref()
+            .and_then(|c| self.classifications.as_ref()?.get(c));
+        let severity = meta.priority.or(class.map(|c| c.priority)).unwrap_or(3);
+        let mut o = Map::new();
+        o.insert("action".into(), json!("allowed"));
+        o.insert("gid".into(), json!(meta.gid.unwrap_or(1)));
+        o.insert("signature_id".into(), json!(meta.sid));
+        o.insert("rev".into(), json!(meta.rev.unwrap_or(0)));
+        o.insert(
+            "signature".into(),
+            json!(meta.msg.clone().unwrap_or_default()),
+        );
+        o.insert(
+            "category".into(),
+            json!(class.map(|c| c.description.clone()).unwrap_or_default()),
+        );
+        o.insert("severity".into(), json!(severity));
+        let mut md: Map<String, Value> = Map::new();
+        for (k, v) in meta.metadata() {
+            if let Value::Array(a) = md
+                .entry(k.to_string())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                a.push(json!(v));
+            }
+        }
+        if !md.is_empty() {
+            o.insert("metadata".into(), Value::Object(md));
+        }
+        Value::Object(o)
+    }
+
+    fn stats_json(&self) -> Value {
+        let s = self.stats;
+        json!({
+            "rules": self.rules.len(),
+            "rules_unsupported": self.unsupported.len(),
+            "packets": s.packets,
+            "app_records": s.app_records,
+            "candidates": s.candidates,
+            "matches": s.matches,
+            "alerts": s.alerts,
+            "suppressed": s.suppressed,
+            "noalert": s.noalert,
+            "flow_state_full": s.flow_state_full,
+            "threshold_full": s.threshold_full,
+            "regex_limit_hits": self.regex.limit_hits,
+            "regex_compile_errors": self.regex.compile_errors,
+            "inspect_budget_exhausted": self.regex.budget_exhausted,
+        })
+    }
+}
+
+/// Where one inspection looks: endpoints in the alert's direction and the buffers.
+struct Side<'a> {
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    to_server: bool,
+    buffers: &'a [(&'static str, Vec<u8>)],
+    payload: Option<&'a [u8]>,
+}
+
+fn tcp_flag_bits(letters: &str) -> u8 {
+    letters.chars().fold(0u8, |acc, c| {
+        acc | match c {
+            'F' => 0x01,
+            'S' => 0x02,
+            'R' => 0x04,
+            'P' => 0x08,
+            'A' => 0x10,
+            'U' => 0x20,
+            'E' | '2' => 0x40,
+            'C' | '1' => 0x80,
+            _ => 0,
+        }
+    })
+}
+
+fn flags_match(f: &TcpFlags, pkt: u8) -> bool {
+    let want = tcp_flag_bits(&f.flags);
+    let ignore = f.ignore.as_deref().map(tcp_flag_bits).unwrap_or(0);
+    let pkt = pkt & !ignore;
+    match f.modifier {
+        Some('+') => pkt & want == want,
+        Some('*') => pkt & want != 0,
+        Some('!') => pkt & want == 0,
+        _ => pkt == want,
+    }
+}
+
+fn header_check(c: &HeaderCheck, p: &PacketView<'_>) -> bool {
+    match c {
+        HeaderCheck::Flags(f) => p.tcp.is_some_and(|t| flags_match(f, t.flags)),
+        HeaderCheck::Ttl(cmp) => p.ttl != 0 && cmp.matches(u64::from(p.ttl)),
+        HeaderCheck::Itype(cmp) => p.icmp.is_some_and(|(t, _)| cmp.matches(u64::from(t))),
+        HeaderCheck::Icode(cmp) => p.icmp.is_some_and(|(_, c)| cmp.matches(u64::from(c))),
+        HeaderCheck::IpProto(cmp) => cmp.matches(u64::from(p.proto)),
+        HeaderCheck::Ack(n) => p.tcp.is_some_and(|t| t.ack == *n),
+        HeaderCheck::Seq(n) => p.tcp.is_some_and(|t| t.seq == *n),
+        HeaderCheck::Window(neg, n) => p.tcp.is_some_and(|t| (t.window == *n) != *neg),
+        HeaderCheck::Dsize(cmp) => cmp.matches(p.payload.len() as u64),
+        HeaderCheck::StreamSize(..) => false,
+    }
+}
+
+fn transform<'a>(
+    ts: &[(&'static str, Option<String>)],
+    data: &'a [u8],
+) -> std::borrow::Cow<'a, [u8]> {
+    use md5::Digest as _;
+    let mut cur = std::borrow::Cow::Borrowed(data);
+    for (t, _) in ts {
+        let next: Vec<u8> = match *t {
+            "dotprefix" => {
+                let mut v = Vec::with_capacity(cur.len() + 1);
+                v.push(b'.');
+                v.extend_from_slice(&cur);
+                v
+            }
+            "to_lowercase" | "header_lowercase" => cur.to_ascii_lowercase(),
+            "to_uppercase" => cur.to_ascii_uppercase(),
+            "strip_whitespace" => cur
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect(),
+            "compress_whitespace" => {
+                let mut v = Vec::with_capacity(cur.len());
+                for &b in cur.iter() {
+                    if b.is_ascii_whitespace() {
+                        if v.last().is_some_and(|l: &u8| l.is_ascii_whitespace()) {
+                            continue;
+                        }
+                        v.push(b' ');
+                    } else {
+                        v.push(b);
+                    }
+                }
+                v
+            }
+            "url_decode" => {
+                let text = String::from_utf8_lossy(&cur).replace('+', " ");
+                app::percent_decode(&text)
+            }
+            "to_md5" => md5::Md5::digest(&cur[..]).to_vec(),
+            "to_sha1" => sha1::Sha1::digest(&cur[..]).to_vec(),
+            "to_sha256" => sha2::Sha256::digest(&cur[..]).to_vec(),
+            _ => continue,
+        };
+        cur = std::borrow::Cow::Owned(next);
+    }
+    cur
+}
+
+impl Inspector for Engine {
+    fn packet(&mut self, packet: &PacketView<'_>, out: &mut Vec<Verdict>) {
+        self.inspect_packet(packet, out);
+    }
+
+    fn app(&mut self, packet: &PacketView<'_>, app: &AppView<'_>, out: &mut Vec<Verdict>) {
+        self.inspect_app(packet, app, out);
+    }
+
+    fn flow_ended(&mut self, flow_id: u64) {
+        // Per-flow threshold entries are left to expire with the table's sweep: scanning
+        // the table at every flow end would cost more than they weigh.
+        self.flowbits.remove(&flow_id);
+    }
+
+    fn stats(&self) -> Value {
+        self.stats_json()
+    }
+}
+
+#[cfg(test)]
+mod tests;
