@@ -243,11 +243,33 @@ impl<'a> FlowView<'a> {
     }
 }
 
+/// Rations sweeps of a full table: after one, the next waits for `cap / 8` refused
+/// insertions, so a table kept full by hostile traffic costs O(1) per record amortised
+/// rather than a sweep per record.
+#[derive(Debug, Default)]
+struct SweepRation {
+    wait: usize,
+}
+
+impl SweepRation {
+    fn may_sweep(&mut self, cap: usize) -> bool {
+        if self.wait == 0 {
+            self.wait = (cap / 8).max(1);
+            true
+        } else {
+            self.wait -= 1;
+            false
+        }
+    }
+}
+
 /// A set of recent items (ports or hosts) with their last-seen times, for scan windows.
 #[derive(Debug, Default)]
 struct WindowSet {
     items: HashMap<u128, i64>,
     last_us: i64,
+    /// No item is older than this, so nothing expires before `oldest_us + window`.
+    oldest_us: i64,
 }
 
 impl WindowSet {
@@ -255,14 +277,19 @@ impl WindowSet {
     /// distinct items remain. Never holds more than `cap` items.
     fn touch(&mut self, item: u128, now_us: i64, window_us: i64, cap: usize) -> usize {
         self.last_us = self.last_us.max(now_us);
-        if !self.items.contains_key(&item) && self.items.len() >= cap {
-            self.items.retain(|_, t| now_us - *t <= window_us);
+        if self.items.is_empty() {
+            self.oldest_us = now_us;
+        }
+        if now_us.saturating_sub(self.oldest_us) > window_us {
+            self.items
+                .retain(|_, t| now_us.saturating_sub(*t) <= window_us);
+            self.oldest_us = self.items.values().copied().min().unwrap_or(now_us);
         }
         if self.items.contains_key(&item) || self.items.len() < cap {
             let t = self.items.entry(item).or_insert(now_us);
             *t = (*t).max(now_us);
+            self.oldest_us = self.oldest_us.min(now_us);
         }
-        self.items.retain(|_, t| now_us - *t <= window_us);
         self.items.len()
     }
 }
@@ -296,6 +323,9 @@ pub struct Analytics {
     names: HashMap<IpAddr, String>,
     dedup: HashMap<String, i64>,
     counters: Counters,
+    beacon_ration: SweepRation,
+    scan_ration: [SweepRation; 3],
+    dedup_ration: SweepRation,
 }
 
 impl Analytics {
@@ -379,6 +409,9 @@ impl Analytics {
                 names: HashMap::new(),
                 dedup: HashMap::new(),
                 counters: Counters::default(),
+                beacon_ration: SweepRation::default(),
+                scan_ration: Default::default(),
+                dedup_ration: SweepRation::default(),
             },
             bad,
         ))
@@ -404,6 +437,9 @@ impl Analytics {
             names: HashMap::new(),
             dedup: HashMap::new(),
             counters: Counters::default(),
+            beacon_ration: SweepRation::default(),
+            scan_ration: Default::default(),
+            dedup_ration: SweepRation::default(),
         }
     }
 
@@ -545,7 +581,12 @@ impl Analytics {
                 return;
             }
         }
-        if self.dedup.len() >= self.config.limits.max_dedup_keys && !self.dedup.contains_key(&key) {
+        if self.dedup.len() >= self.config.limits.max_dedup_keys
+            && !self.dedup.contains_key(&key)
+            && self
+                .dedup_ration
+                .may_sweep(self.config.limits.max_dedup_keys)
+        {
             let clock = self.clock_us;
             self.dedup
                 .retain(|_, t| clock.saturating_sub(*t) < window_us);
@@ -690,10 +731,12 @@ impl Analytics {
         let (min_iv, max_iv, max_cv) = (c.min_interval_s, c.max_interval_s, c.max_cv);
         let cap = self.config.limits.max_beacon_pairs;
         if !self.beacons.contains_key(&key) && self.beacons.len() >= cap {
-            // Forget pairs silent for longer than any interval we follow.
-            let horizon = self.clock_us - (max_iv * 2e6) as i64;
-            self.beacons
-                .retain(|_, starts| starts.last().is_some_and(|&t| t >= horizon));
+            if self.beacon_ration.may_sweep(cap) {
+                // Forget pairs silent for longer than any interval we follow.
+                let horizon = self.clock_us - (max_iv * 2e6) as i64;
+                self.beacons
+                    .retain(|_, starts| starts.last().is_some_and(|&t| t >= horizon));
+            }
             if self.beacons.len() >= cap {
                 self.counters.beacon_pairs_dropped += 1;
                 return;
@@ -790,6 +833,7 @@ impl Analytics {
             cap,
             clock,
             &mut self.counters.scan_keys_dropped,
+            &mut self.scan_ration[0],
         );
         // Sweep: one source, one port, many hosts.
         let hosts = touch_window(
@@ -802,6 +846,7 @@ impl Analytics {
             cap,
             clock,
             &mut self.counters.scan_keys_dropped,
+            &mut self.scan_ration[1],
         );
         let inbound = if c.inbound_any_source && dst_local && !src_local {
             touch_window(
@@ -814,6 +859,7 @@ impl Analytics {
                 cap,
                 clock,
                 &mut self.counters.scan_keys_dropped,
+                &mut self.scan_ration[2],
             )
         } else {
             0
@@ -1237,9 +1283,12 @@ fn touch_window<K: std::hash::Hash + Eq>(
     cap: usize,
     clock_us: i64,
     dropped: &mut u64,
+    ration: &mut SweepRation,
 ) -> usize {
     if !map.contains_key(&key) && map.len() >= cap {
-        map.retain(|_, w| clock_us.saturating_sub(w.last_us) <= window_us);
+        if ration.may_sweep(cap) {
+            map.retain(|_, w| clock_us.saturating_sub(w.last_us) <= window_us);
+        }
         if map.len() >= cap {
             *dropped += 1;
             return 0;
