@@ -12,3 +12,12 @@ pub use policy::{
     pin_set_names, AllowRule, Dest, DnsPin, KillSwitch, Policy, PolicyError, Proto, ResponseConfig,
     Source, SourceMatch, Trigger, TriggerAction, TriggerTarget, Unlisted,
 };
+pub mod compile;
+
+pub use compile::{compile_nft, compile_qubes, Compiled};
+pub mod listing;
+pub mod response;
+pub mod state;
+
+pub use response::{decide, AlertFields, Decision, Limits, Refusal, Request};
+pub use state::{QuarantineTarget, ResponseState};

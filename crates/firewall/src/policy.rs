@@ -425,7 +425,19 @@ impl Policy {
                         }
                         Dest::Domain(d)
                     }
-                    (None, Some(n)) => Dest::Net(n),
+                    (None, Some(n)) => {
+                        if let SourceMatch::Addr(a) = &matcher {
+                            if a.is_v4() != n.is_v4() {
+                                return Err(rule_at(
+                                    "net",
+                                    format!(
+                                        "{n} is not of the same IP version as the source {a}, so it could never match"
+                                    ),
+                                ));
+                            }
+                        }
+                        Dest::Net(n)
+                    }
                     (None, None) => Dest::Any,
                     (Some(_), Some(_)) => {
                         return Err(rule_at(
