@@ -621,9 +621,13 @@ impl Sensor {
         verdicts.clear();
         inspector.packet(&view, verdicts);
         let host = self.config.host.as_deref();
+        let pcap_cnt = self.decoder.pkts;
         for v in verdicts.drain(..) {
             flow.alerted = true;
-            out.push(alert_event(flow, ts, &v, None, host));
+            let mut e = alert_event(flow, ts, &v, None, host);
+            e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+            e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
+            out.push(e);
         }
         if self.app_events.is_empty() {
             return;
@@ -640,7 +644,10 @@ impl Sensor {
             inspector.app(&view, &app, verdicts);
             for v in verdicts.drain(..) {
                 flow.alerted = true;
-                out.push(alert_event(flow, ts, &v, Some(event), host));
+                let mut e = alert_event(flow, ts, &v, Some(event), host);
+                e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+                e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
+                out.push(e);
             }
         }
     }

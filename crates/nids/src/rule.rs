@@ -155,7 +155,6 @@ impl Rule {
 /// Keywords Suricata knows that picket does not implement: a rule using one is skipped
 /// with `UnsupportedKeyword` rather than `UnknownKeyword`.
 const UNSUPPORTED: &[&str] = &[
-    "prefilter",
     "tls.cert_chain_len",
     "flow.pkts",
     "flow.bytes",
@@ -255,7 +254,6 @@ const UNSUPPORTED: &[&str] = &[
     "stream_reassemble",
     "requires",
     "config",
-    "prefilter",
     "transform",
     "file.magic",
     "file.name.raw",
@@ -272,6 +270,7 @@ const UNSUPPORTED: &[&str] = &[
 
 /// Keywords kept as [`OtherOption`]: parsed for syntax only, evaluated by no engine yet.
 const KEPT_AS_WRITTEN: &[&str] = &[
+    "prefilter",
     "ftpbounce",
     "requires",
     "hostbits",

@@ -154,7 +154,7 @@ const TRANSFORMS: &[&str] = &[
 ];
 
 /// Keywords kept for syntax that are safe to ignore for matching.
-const IGNORABLE: &[&str] = &["tag"];
+const IGNORABLE: &[&str] = &["tag", "prefilter"];
 
 /// Why the engine cannot evaluate `rule`, if it cannot.
 fn unsupported_reason(rule: &Rule) -> Option<String> {
@@ -792,6 +792,8 @@ fn header_check(c: &HeaderCheck, p: &PacketView<'_>) -> bool {
         HeaderCheck::Ack(n) => p.tcp.is_some_and(|t| t.ack == *n),
         HeaderCheck::Seq(n) => p.tcp.is_some_and(|t| t.seq == *n),
         HeaderCheck::Window(neg, n) => p.tcp.is_some_and(|t| (t.window == *n) != *neg),
+        // Suricata's `dsize:!N` only considers packets that carry a payload.
+        HeaderCheck::Dsize(crate::keywords::NumCmp::Ne(_)) if p.payload.is_empty() => false,
         HeaderCheck::Dsize(cmp) => cmp.matches(p.payload.len() as u64),
         HeaderCheck::StreamSize(..) => false,
     }
