@@ -159,7 +159,7 @@ struct Pending {
 #[derive(Debug, Clone)]
 struct Pin {
     domain: String,
-    source: Option<IpAddr>,
+    source: Option<Prefix>,
     set4: Option<String>,
     set6: Option<String>,
 }
@@ -239,7 +239,7 @@ impl Guard {
             host: None,
             counters: GuardCounters::default(),
         };
-        guard.add_pins(&config.pins);
+        guard.add_pins(&config.pins)?;
         Ok(guard)
     }
 
@@ -248,12 +248,28 @@ impl Guard {
         self.host = host;
     }
 
-    /// Add pins (from the configuration, or from the firewall policy's DNS pins).
-    pub fn add_pins(&mut self, pins: &[PinConfig]) {
-        for p in pins {
+    /// Add pins (from the configuration, or from the firewall policy's DNS pins). A pin
+    /// whose source is not an address or prefix is returned as an error, naming it.
+    pub fn add_pins(&mut self, pins: &[PinConfig]) -> Result<(), ConfigError> {
+        for (i, p) in pins.iter().enumerate() {
+            let source = match &p.source {
+                Some(s) => Some(Prefix::parse(s).map_err(|message| ConfigError::Invalid {
+                    key: format!("pin[{i}].source"),
+                    message,
+                })?),
+                None => None,
+            };
+            for (key, set) in [("set4", &p.set4), ("set6", &p.set6)] {
+                if set.as_deref().is_some_and(|s| !config::valid_set_name(s)) {
+                    return Err(ConfigError::Invalid {
+                        key: format!("pin[{i}].{key}"),
+                        message: format!("{set:?} is not an nft set name"),
+                    });
+                }
+            }
             let pin = Pin {
                 domain: normalise(&p.domain),
-                source: p.source,
+                source,
                 set4: p.set4.clone(),
                 set6: p.set6.clone(),
             };
@@ -266,6 +282,7 @@ impl Guard {
                 self.pins.push(pin);
             }
         }
+        Ok(())
     }
 
     pub fn counters(&self) -> GuardCounters {
@@ -686,7 +703,7 @@ impl Guard {
                 || (p.qname.len() > pin.domain.len()
                     && p.qname.ends_with(&pin.domain)
                     && p.qname.as_bytes()[p.qname.len() - pin.domain.len() - 1] == b'.');
-            if !under || pin.source.is_some_and(|s| s != client) {
+            if !under || pin.source.is_some_and(|s| !s.contains(client)) {
                 continue;
             }
             for record in &msg.answers {

@@ -122,9 +122,9 @@ pub struct SourcePolicyConfig {
 #[serde(deny_unknown_fields)]
 pub struct PinConfig {
     pub domain: String,
-    /// Only queries from this address fill the sets (default: any source).
+    /// Only queries from this address or prefix fill the sets (default: any source).
     #[serde(default)]
-    pub source: Option<IpAddr>,
+    pub source: Option<String>,
     #[serde(default)]
     pub set4: Option<String>,
     #[serde(default)]
