@@ -84,6 +84,9 @@ pub struct DecoderCounters {
     pub events: BTreeMap<&'static str, u64>,
     /// App-layer events produced, by event type.
     pub app_events: BTreeMap<&'static str, u64>,
+    /// Ended flows by app-layer protocol, named as Suricata's `app_layer.flow` counters
+    /// name them (`dns_udp`, `failed_tcp`).
+    pub app_flows: BTreeMap<&'static str, u64>,
 }
 
 /// Decoder event names that Suricata's schema does not list; reported under `picket`.
@@ -844,6 +847,9 @@ impl Sensor {
                 flow.alerted = true;
                 out.append(&mut alerts);
             }
+            if let Some(name) = app_flow_counter(&flow) {
+                *self.decoder.app_flows.entry(name).or_default() += 1;
+            }
             out.push(flow_event(&flow, reason, self.config.host.as_deref()));
         }
         self.ended = ended;
@@ -902,6 +908,13 @@ impl Sensor {
                 "icmpv4": f.icmpv4, "icmpv6": f.icmpv6, "memuse": f.memuse,
                 "memcap": self.config.flow.memcap,
                 "mgr": {"flows_timeout": f.timeouts, "flows_evicted": f.evicted},
+            },
+            "app_layer": {
+                "flow": &d.app_flows,
+                // Suricata counts a transaction per HTTP request/response pair, which is
+                // one `http` record, and (8.0) none for TLS's single per-flow state. DNS
+                // transactions are not counted here.
+                "tx": {"http": d.app_events.get("http").copied().unwrap_or(0), "tls": 0},
             },
             "tcp": {
                 "reassembly_gap": r.gaps,
@@ -1180,6 +1193,22 @@ fn tcp_state_name(flow: &Flow) -> &'static str {
         (SynSent | SynAckSent, _) | (_, SynAckSent) => "syn_recv",
         (Inactive, _) | (_, Inactive) => "none",
         _ => "established",
+    }
+}
+
+/// The `app_layer.flow` counter a finished flow adds to, as Suricata names it.
+fn app_flow_counter(flow: &Flow) -> Option<&'static str> {
+    let tcp = flow.key.proto == PROTO_TCP;
+    match &flow.app {
+        AppSlot::Attached(parser) => Some(match (parser.app_proto(), tcp) {
+            ("dns", true) => "dns_tcp",
+            ("dns", false) => "dns_udp",
+            (other, _) => other,
+        }),
+        AppSlot::Unknown if flow.conn.size[ORIG] + flow.conn.size[RESP] > 0 => {
+            Some(if tcp { "failed_tcp" } else { "failed_udp" })
+        }
+        _ => None,
     }
 }
 
