@@ -28,6 +28,7 @@
 //! [`Limits`]; every cap that is hit is counted in [`Counters`].
 
 pub mod config;
+pub mod demo;
 pub mod lists;
 pub mod synth;
 

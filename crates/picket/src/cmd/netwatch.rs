@@ -130,6 +130,8 @@ impl Stage {
     /// End of input: append alerts that only the end can decide, save the state and say
     /// what the limits did.
     pub fn finish(&mut self, events: &mut Vec<Event>) {
+        // The sensor's last drain of its flow table arrives here without an observe call.
+        self.observe(events);
         self.analytics.finish(events);
         let c = self.analytics.counters();
         eprintln!(
@@ -174,6 +176,10 @@ pub struct BenchArgs {
     /// Analytics configuration (default: the built-in one).
     #[arg(long, value_name = "CONFIG.toml")]
     netwatch: Option<PathBuf>,
+    /// Do not benchmark: write the demo capture (two days of made-up traffic in which every
+    /// alert kind fires under examples/netwatch/demo.toml) to this file and exit.
+    #[arg(long, value_name = "OUT.pcap")]
+    demo_pcap: Option<PathBuf>,
 }
 
 /// CPU time the calling thread has run, from `/proc/thread-self/schedstat` (Linux).
@@ -191,6 +197,17 @@ fn peak_rss_kib() -> Option<u64> {
 }
 
 pub fn bench(args: BenchArgs) -> Result<i32> {
+    if let Some(path) = &args.demo_pcap {
+        let bytes = picket_netwatch::analytics::demo::demo_pcap();
+        std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!(
+            "picket: wrote {} ({} bytes); now run: picket sensor --read {} --netwatch examples/netwatch/demo.toml --eve demo.json",
+            path.display(),
+            bytes.len(),
+            path.display()
+        );
+        return Ok(0);
+    }
     let mut analytics = match &args.netwatch {
         Some(path) => load(path)?,
         None => Analytics::with_defaults(),
