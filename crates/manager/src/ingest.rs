@@ -161,6 +161,14 @@ impl<'r> Ingest<'r> {
                 continue;
             }
             report.stored += 1;
+            if event.event_type == "honeytoken" {
+                report.analysed += 1;
+                if let Some(alert) = honeytoken_alert(&event, min_alert_level) {
+                    tx.insert(key.part(1), &alert)?;
+                    report.alerts += 1;
+                }
+                continue;
+            }
             let Some((line, location)) = analysed_line(&event) else {
                 continue;
             };
@@ -232,26 +240,31 @@ impl<'r> Ingest<'r> {
                 }
                 event.host = Some(source.to_string());
             }
-            let alert = analysed_line(&event).and_then(|(line, location)| {
+            let alert = if event.event_type == "honeytoken" {
                 report.analysed += 1;
-                let outcome = session.process(Input {
-                    line: &line,
-                    location: &location,
-                    agent: source,
-                    default_hostname: source,
-                    time: event.timestamp,
-                });
-                if outcome.alert
-                    && outcome
-                        .rule
-                        .as_ref()
-                        .is_some_and(|r| r.level < min_alert_level)
-                {
-                    report.below_alert_level += 1;
-                    return None;
-                }
-                alert_event(&outcome, &event)
-            });
+                honeytoken_alert(&event, min_alert_level)
+            } else {
+                analysed_line(&event).and_then(|(line, location)| {
+                    report.analysed += 1;
+                    let outcome = session.process(Input {
+                        line: &line,
+                        location: &location,
+                        agent: source,
+                        default_hostname: source,
+                        time: event.timestamp,
+                    });
+                    if outcome.alert
+                        && outcome
+                            .rule
+                            .as_ref()
+                            .is_some_and(|r| r.level < min_alert_level)
+                    {
+                        report.below_alert_level += 1;
+                        return None;
+                    }
+                    alert_event(&outcome, &event)
+                })
+            };
             analysed.rows.push(AnalysedRow::new(seq, 0, &event));
             if let Some(alert) = alert {
                 report.alerts += 1;
@@ -341,6 +354,52 @@ pub fn analysed_line(event: &Event) -> Option<(Cow<'_, str>, Cow<'_, str>)> {
         }
         _ => None,
     }
+}
+
+/// Rule id of the manager's built-in honeytoken rule (outside the OSSEC ranges picket ships,
+/// next to the manager's own 9900xx alerts).
+pub const RULE_HONEYTOKEN: u64 = 990_010;
+/// Its level: a honeytoken has no legitimate reader, so every open is worth waking up for.
+const HONEYTOKEN_LEVEL: u8 = 12;
+
+/// The alert for a `honeytoken` event: every one raises one, naming the file and, when the
+/// agent could see it (fanotify), the process, executable and uid that opened it. The
+/// agent's own fields are copied under `picket.honeytoken` for programs.
+pub fn honeytoken_alert(event: &Event, min_alert_level: u8) -> Option<Event> {
+    if HONEYTOKEN_LEVEL < min_alert_level {
+        return None;
+    }
+    let body = &event.body;
+    let path = body.get("path").and_then(Value::as_str).unwrap_or("?");
+    let who = match (
+        body.get("exe").and_then(Value::as_str),
+        body.get("comm").and_then(Value::as_str),
+        body.get("pid").and_then(Value::as_i64),
+    ) {
+        (exe, comm, Some(pid)) => {
+            let program = exe.or(comm).unwrap_or("?");
+            let uid = body
+                .get("uid")
+                .and_then(Value::as_u64)
+                .map_or_else(String::new, |u| format!(", uid {u}"));
+            format!(" by {program} (pid {pid}{uid})")
+        }
+        _ => " (process unknown: the agent watches with inotify)".to_string(),
+    };
+    let alert = Alert {
+        engine: "manager".into(),
+        signature_id: RULE_HONEYTOKEN,
+        rev: 1,
+        signature: format!("picket: honeytoken {path} opened{who}"),
+        category: "honeytoken".into(),
+        severity: Alert::severity_from_level(HONEYTOKEN_LEVEL),
+        level: Some(HONEYTOKEN_LEVEL),
+        groups: vec!["honeytoken".into(), "picket".into()],
+        mitre: vec!["T1552.001".into()],
+    };
+    let mut alert = alert.into_event(event);
+    alert.picket.insert("honeytoken".into(), body.clone());
+    Some(alert)
 }
 
 /// The EVE `alert` event for an outcome that raises one, built as `picket demo` builds it,

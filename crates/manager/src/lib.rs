@@ -11,6 +11,9 @@
 //! An event whose key was already stored (a resend after a lost acknowledgement) is not
 //! analysed again, so resends neither duplicate alerts nor inflate frequency rules.
 //!
+//! A `honeytoken` event raises the manager's own alert ([`RULE_HONEYTOKEN`], level 12)
+//! without going through the host engine: any open of a token is the alarm.
+//!
 //! [`Ingest::analyse`] and [`store_analysed`] are the same work split in two, so that the
 //! rules run on one core while SQLite writes on another.
 //!
@@ -20,6 +23,6 @@
 mod ingest;
 
 pub use ingest::{
-    analysed_line, store_analysed, Analysed, AnalysedRow, Error, Ingest, IngestConfig,
-    IngestCounters, IngestReport, Sequenced,
+    analysed_line, honeytoken_alert, store_analysed, Analysed, AnalysedRow, Error, Ingest,
+    IngestConfig, IngestCounters, IngestReport, Sequenced, RULE_HONEYTOKEN,
 };

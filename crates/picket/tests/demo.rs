@@ -1,5 +1,6 @@
 //! `picket demo` is the first command a newcomer runs: it must work from a fresh clone with
-//! the embedded sample and ruleset, and show real alerts.
+//! the embedded scenario and ruleset, send it through the real pipeline (agent, transport,
+//! manager, rules, store), and show the alerts of the whole story.
 
 use std::process::Command;
 
@@ -28,7 +29,9 @@ fn demo_shows_alerts_from_the_embedded_sample() {
         alerts >= 20,
         "expected the bundled story to raise alerts, got: {summary}"
     );
-    for rule in ["100111", "101501", "101121"] {
+    // Brute force, sudo to a root shell, rc.local changed (real FIM), a Qubes policy denial,
+    // the honeytoken read and the agent going silent.
+    for rule in ["100111", "100202", "101501", "101121", "990010", "990004"] {
         assert!(
             text.contains(rule),
             "rule {rule} missing from the demo output"
@@ -52,4 +55,8 @@ fn demo_eve_lines_are_alert_records() {
         count += 1;
     }
     assert!(count >= 20, "only {count} EVE alerts");
+    assert!(
+        text.contains("\"signature_id\":990004"),
+        "no silent-agent alert"
+    );
 }

@@ -273,6 +273,15 @@ impl Store {
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?)
     }
 
+    /// Number of stored rows of one `event_type`.
+    pub fn count_type(&self, event_type: &str) -> Result<u64, Error> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM events WHERE event_type = ?1",
+            [event_type],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Copy the WAL into the main file and truncate it.
     pub fn checkpoint(&self) -> Result<(), Error> {
         self.conn

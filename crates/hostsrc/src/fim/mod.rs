@@ -60,6 +60,12 @@ pub struct FimConfig {
     /// Hashing threads (default: the CPU count, at most 4).
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Watch a tree mounted here as if it were `/`: `paths` and absolute `ignore` patterns
+    /// are taken below it, and reported paths have it removed, so a qube's private volume
+    /// mounted elsewhere (or `picket demo`'s temporary tree) is judged by the rules written
+    /// for `/rw/...`.
+    #[serde(default)]
+    pub root: Option<PathBuf>,
 }
 
 fn yes() -> bool {
@@ -110,6 +116,7 @@ impl Default for FimConfig {
             package_managers: package::default_names(),
             max_check_events: default_max_check_events(),
             threads: None,
+            root: None,
         }
     }
 }
@@ -117,11 +124,52 @@ impl Default for FimConfig {
 impl FimConfig {
     /// The scope these settings describe.
     pub fn scope(&self) -> Result<Scope, Error> {
-        let mut scope = Scope::new(&self.paths, &self.ignore, self.max_file_size)?;
+        let mut scope = match &self.root {
+            None => Scope::new(&self.paths, &self.ignore, self.max_file_size)?,
+            Some(root) => {
+                let paths: Vec<PathBuf> = self.paths.iter().map(|p| under_root(root, p)).collect();
+                let ignore: Vec<String> = self
+                    .ignore
+                    .iter()
+                    .map(|g| match g.strip_prefix('/') {
+                        Some(rest) => {
+                            format!("{}/{rest}", root.to_string_lossy().trim_end_matches('/'))
+                        }
+                        None => g.clone(),
+                    })
+                    .collect();
+                Scope::new(&paths, &ignore, self.max_file_size)?
+            }
+        };
         if let Some(t) = self.threads {
             scope.threads = t.max(1);
         }
         Ok(scope)
+    }
+}
+
+/// `path` (absolute, as configured) below `root`.
+fn under_root(root: &Path, path: &Path) -> PathBuf {
+    root.join(path.strip_prefix("/").unwrap_or(path))
+}
+
+/// Reported paths of a tree watched under `root` (see [`FimConfig::root`]): the `path` of
+/// each change and the `sample_paths` of a package run lose the `root` prefix.
+fn strip_root(root: &Path, events: &mut [Event]) {
+    let strip = |value: &mut Value| {
+        if let Some(text) = value.as_str() {
+            if let Ok(rest) = Path::new(text).strip_prefix(root) {
+                *value = Value::from(format!("/{}", rest.to_string_lossy()));
+            }
+        }
+    };
+    for event in events {
+        if let Some(path) = event.body.get_mut("path") {
+            strip(path);
+        }
+        if let Some(Value::Array(paths)) = event.body.get_mut("sample_paths") {
+            paths.iter_mut().for_each(strip);
+        }
     }
 }
 
@@ -523,6 +571,9 @@ impl Source for FimSource {
             if out.len() > start || Instant::now() >= deadline {
                 break;
             }
+        }
+        if let Some(root) = &self.config.root {
+            strip_root(root, &mut out[start..]);
         }
         self.counters.add_records((out.len() - start) as u64);
         Ok(())

@@ -196,8 +196,14 @@ pub fn run_with(
     if let Some(mut fim) = config.fim.clone() {
         // Hashing a honeytoken would set it off: FIM leaves them alone.
         if let Some(h) = &config.honeytokens {
-            fim.ignore
-                .extend(h.paths.iter().map(|p| p.to_string_lossy().into_owned()));
+            // Under a FIM root, ignore patterns name paths as seen from that root.
+            let root = fim.root.clone();
+            fim.ignore.extend(h.paths.iter().map(|p| {
+                match root.as_deref().and_then(|r| p.strip_prefix(r).ok()) {
+                    Some(rest) => format!("/{}", rest.to_string_lossy()),
+                    None => p.to_string_lossy().into_owned(),
+                }
+            }));
         }
         let counters = registry.register("fim");
         let path = state("fim.baseline");

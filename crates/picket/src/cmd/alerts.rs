@@ -165,13 +165,24 @@ fn show(store: &Store, mut query: AlertQuery, follow: bool, printer: &Printer) -
     }
 }
 
-struct Printer {
-    json: bool,
-    colour: bool,
+/// Renders stored alerts: the table (coloured or not) or EVE lines as stored. `picket demo`
+/// shows its alerts with it too.
+pub(crate) struct Printer {
+    pub json: bool,
+    pub colour: bool,
 }
 
 impl Printer {
-    fn print(&self, out: &mut impl Write, row: &StoredEvent) -> std::io::Result<()> {
+    /// Colour when stdout is a terminal and NO_COLOR is unset.
+    pub fn auto(json: bool) -> Printer {
+        Printer {
+            json,
+            colour: std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+
+    pub fn print(&self, out: &mut impl Write, row: &StoredEvent) -> std::io::Result<()> {
         if self.json {
             return writeln!(out, "{}", row.eve);
         }
