@@ -70,6 +70,51 @@ pub struct Ruleset {
     /// For each window: whether some searcher walks the whole window (it has no `same_*`
     /// key to index by), so the full list must be kept.
     window_needs_full: Vec<bool>,
+    /// For each rule: the facts that rule it out cheaply, tested before its conditions.
+    quick: Vec<Quick>,
+    /// The literal ids that [`Quick::gate`] ranges point into.
+    gate_ids: Vec<u32>,
+}
+
+/// What a tree walk checks before it evaluates a rule's conditions: most rules under a
+/// busy parent are ruled out by the decoder they require or by a literal of theirs that
+/// the line lacks, and these two tests need no field lookup and no pattern.
+#[derive(Debug, Clone, Copy)]
+struct Quick {
+    /// Interned decoder name the rule requires (`decoded_as`), [`ANY_DECODER`] if none.
+    decoder: u32,
+    /// Range in `gate_ids`: one of these literals must occur in the log, since a
+    /// non-negated log condition of the rule needs one of them. Empty when no such
+    /// condition has prefilter literals.
+    gate: (u32, u32),
+}
+
+const ANY_DECODER: u32 = u32::MAX - 1;
+
+fn build_quick(rules: &RuleSet) -> (Vec<Quick>, Vec<u32>) {
+    let mut gate_ids = Vec::new();
+    let quick = rules
+        .rules
+        .iter()
+        .map(|rule| {
+            let start = gate_ids.len() as u32;
+            // The condition with the fewest alternatives rejects the most lines.
+            let gate = rule
+                .conditions
+                .iter()
+                .filter(|c| !c.negate && c.field == FieldRef::Log)
+                .filter_map(|c| c.literals.as_deref())
+                .min_by_key(|ids| ids.len());
+            if let Some(ids) = gate {
+                gate_ids.extend_from_slice(ids);
+            }
+            Quick {
+                decoder: rule.decoded_as_id.unwrap_or(ANY_DECODER),
+                gate: (start, gate_ids.len() as u32),
+            }
+        })
+        .collect();
+    (quick, gate_ids)
 }
 
 type RuleInfo = (Arc<[String]>, Arc<[String]>, Arc<str>);
@@ -165,6 +210,7 @@ impl Ruleset {
             }
         }
         let child_index = build_child_index(&rules);
+        let (quick, gate_ids) = build_quick(&rules);
         let rule_info: Vec<RuleInfo> = rules
             .rules
             .iter()
@@ -235,6 +281,8 @@ impl Ruleset {
             child_index,
             window_searchers,
             window_needs_full,
+            quick,
+            gate_ids,
         }
     }
 
@@ -642,7 +690,9 @@ impl Session<'_> {
         let mut matched: Option<usize> = None;
         for &root in &ruleset.rules.roots {
             let rule_index = ruleset.rules.nodes[root].rule;
-            if ruleset.rules.rules[rule_index].category != view.category {
+            if ruleset.rules.rules[rule_index].category != view.category
+                || !self.may_match(rule_index, &view)
+            {
                 continue;
             }
             if let Some(found) = self.check_node(root, &mut view, 0) {
@@ -811,6 +861,9 @@ impl Session<'_> {
             None => &ruleset.rules.nodes[node].children,
         };
         for &child in children {
+            if !self.may_match(ruleset.rules.nodes[child].rule, view) {
+                continue;
+            }
             if let Some(found) = self.check_node(child, view, depth + 1) {
                 return Some(found);
             }
@@ -819,6 +872,24 @@ impl Session<'_> {
             return None;
         }
         Some(index)
+    }
+
+    /// The cheap tests of [`Quick`]: false when the rule cannot match this event.
+    #[inline]
+    fn may_match(&mut self, index: usize, view: &View<'_>) -> bool {
+        let ruleset = self.ruleset;
+        let quick = ruleset.quick[index];
+        if quick.decoder != ANY_DECODER && view.decoder_name_id != Some(quick.decoder) {
+            return false;
+        }
+        if quick.gate.0 < quick.gate.1 {
+            let ids = &ruleset.gate_ids[quick.gate.0 as usize..quick.gate.1 as usize];
+            // The scan is lazy: run it (or reuse this line's) through `any_present`.
+            return self
+                .scan
+                .any_present(ruleset.prefilter.as_ref(), view.log, ids);
+        }
+        true
     }
 
     fn conditions_hold(&mut self, index: usize, rule: &Rule, view: &mut View<'_>) -> bool {

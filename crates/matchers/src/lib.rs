@@ -280,7 +280,9 @@ impl Pattern {
     pub fn match_end(&self, text: &str) -> Option<usize> {
         match &*self.compiled {
             Compiled::OsRegex(r) => r.find_end(text.as_bytes()),
-            _ => self.captures(text).map(|c| c.match_end),
+            Compiled::Pcre(p) => p.find_end(text.as_bytes()).map(|end| end.min(text.len())),
+            Compiled::OsMatch(m) => m.find(text.as_bytes()).map(|(_, end)| end.min(text.len())),
+            Compiled::Exact(s) => (**s == *text.as_bytes()).then_some(text.len()),
         }
     }
 

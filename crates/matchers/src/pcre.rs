@@ -122,6 +122,16 @@ impl Pcre {
         }
     }
 
+    /// Where the leftmost match ends, without extracting groups: a `<prematch>` needs
+    /// only that, and a plain search is several times cheaper than one with captures.
+    pub(crate) fn find_end(&self, text: &[u8]) -> Option<usize> {
+        match &self.engine {
+            Engine::Literal { .. } => self.literal_span(text).map(|(_, end)| end),
+            Engine::Fast(re) => re.find(text).map(|m| m.end()),
+            Engine::Full(re) => re.find(text).ok()?.map(|m| m.end()),
+        }
+    }
+
     /// Group spans (the ones PCRE2 reports, up to the highest group that took part; a group
     /// in between that did not take part is empty), match start and match end.
     pub(crate) fn captures(&self, text: &[u8]) -> Option<Found> {

@@ -1,0 +1,49 @@
+//! Lines per CPU-second through one ruleset, as `picket bench hids` measures it, without
+//! building the whole binary (development aid): `throughput <ruleset root> <log file>`.
+#![allow(clippy::unwrap_used)]
+use picket_hids::{load_ruleset, Input};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields[11].parse().unwrap();
+    let stime: f64 = fields[12].parse().unwrap();
+    (utime + stime) / 100.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (ruleset, _) = load_ruleset(&[args[1].clone().into()]).unwrap();
+    let text = std::fs::read(&args[2]).unwrap();
+    let mut session = ruleset.session();
+    let start = cpu_seconds();
+    let mut lines = 0u64;
+    let mut alerts = 0u64;
+    for line in text.split(|&b| b == b'\n') {
+        if line.is_empty() {
+            continue;
+        }
+        let line = String::from_utf8_lossy(line);
+        let outcome = session.process(Input {
+            line: &line,
+            location: "bench",
+            agent: "bench",
+            default_hostname: "bench",
+            time: picket_event::Timestamp::from_secs(1_700_000_000 + (lines / 100) as i64),
+        });
+        alerts += u64::from(outcome.alert);
+        lines += 1;
+    }
+    let cpu = (cpu_seconds() - start).max(0.01);
+    let stats = session.stats();
+    println!(
+        "{lines} lines, {alerts} alerts, decoded {}, matched {}, cpu {cpu:.2} s, {:.0} lines per CPU-second",
+        stats.decoded,
+        stats.matched,
+        lines as f64 / cpu
+    );
+}
