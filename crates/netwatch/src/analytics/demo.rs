@@ -105,6 +105,7 @@ impl Capture {
 
     /// A complete connection: handshake, `up` bytes sent in 1448-byte segments, keepalives every 5 minutes for `secs`, `down` bytes back,
     /// and a clean close.
+    #[allow(clippy::too_many_arguments)]
     fn session(
         &mut self,
         t_us: i64,
