@@ -6,10 +6,12 @@ use super::fingerprint::{ja3_string, ja3s_string, ja4, md5_hex};
 use super::state::Handshake;
 use crate::parse::escape_bytes;
 
-/// Suricata's names for protocol versions.
+/// Suricata's names for protocol versions: TLS 1.3 drafts by number (those before 16
+/// together), Facebook's drafts with `-fb`, and any other value as its decimal number.
 pub fn version_name(v: u16) -> String {
     match v {
-        0x0002 => "SSLv2".into(),
+        0x0000 => "UNDETERMINED".into(),
+        0x0002 | 0x0200 => "SSLv2".into(),
         0x0300 => "SSLv3".into(),
         0x0301 => "TLSv1".into(),
         0x0302 => "TLS 1.1".into(),
@@ -18,8 +20,10 @@ pub fn version_name(v: u16) -> String {
         0xfeff => "DTLS 1.0".into(),
         0xfefd => "DTLS 1.2".into(),
         0xfefc => "DTLS 1.3".into(),
-        v if v >> 8 == 0x7f => format!("TLS 1.3 draft-{}", v & 0xff),
-        _ => "UNDETERMINED".into(),
+        0x7f00..=0x7f0f => "TLS 1.3 draft-<16".into(),
+        0x7f10..=0x7f1c => format!("TLS 1.3 draft-{}", v & 0xff),
+        0xfb14..=0xfb17 | 0xfb1a => format!("TLS 1.3 draft-{}-fb", v & 0xff),
+        _ => v.to_string(),
     }
 }
 

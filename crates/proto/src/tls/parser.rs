@@ -216,9 +216,16 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, ParseError> {
         ..Default::default()
     };
     sh.hello_retry = c.take(32).map_err(e)? == HRR_RANDOM;
-    sh.session_id = c.vec8().map_err(e)?.to_vec();
+    // TLS 1.3 drafts up to 21 name their version here and have neither a session id nor
+    // a compression method; later drafts and RFC 8446 went back to the TLS 1.2 layout.
+    let early_draft = (0x7f00..=0x7f15).contains(&sh.legacy_version);
+    if !early_draft {
+        sh.session_id = c.vec8().map_err(e)?.to_vec();
+    }
     sh.cipher = c.u16().map_err(e)?;
-    c.u8().map_err(e)?; // compression method
+    if !early_draft {
+        c.u8().map_err(e)?; // compression method
+    }
     if c.is_empty() {
         return Ok(sh);
     }

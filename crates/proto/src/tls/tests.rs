@@ -459,3 +459,26 @@ fn detect_picks_tls_by_record_header_then_port() {
     let d = crate::detect(crate::Transport::Tcp, 50000, 443, Direction::ToServer, b"");
     assert_eq!(d.map(|p| p.app_proto()), Some("tls"));
 }
+
+#[test]
+fn early_tls13_draft_server_hello_has_no_session_id_or_compression() {
+    // draft-18: version 0x7f12, random, cipher TLS_AES_128_GCM_SHA256, one extension.
+    let mut body = vec![0x7f, 0x12];
+    body.extend([7u8; 32]);
+    body.extend([0x13, 0x01]);
+    body.extend(with_len16(vec![0x00, 0x28, 0x00, 0x00]));
+    let sh = parse_server_hello(&body).expect("draft server hello parses");
+    assert_eq!(sh.cipher, 0x1301);
+    assert_eq!(sh.extensions, vec![0x28]);
+    assert_eq!(logger::version_name(sh.version()), "TLS 1.3 draft-18");
+}
+
+#[test]
+fn version_names_follow_suricata() {
+    use logger::version_name;
+    assert_eq!(version_name(0x7f0e), "TLS 1.3 draft-<16");
+    assert_eq!(version_name(0x7f1c), "TLS 1.3 draft-28");
+    assert_eq!(version_name(0xfb17), "TLS 1.3 draft-23-fb");
+    assert_eq!(version_name(0x1234), "4660");
+    assert_eq!(version_name(0), "UNDETERMINED");
+}
