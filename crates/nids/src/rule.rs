@@ -202,9 +202,6 @@ const UNSUPPORTED: &[&str] = &[
     "ssl_state",
     "ssl_version",
     "tls.store",
-    "tls.fingerprint",
-    "tls.subject",
-    "tls.issuerdn",
     "tls_cert_notbefore",
     "tls_cert_notafter",
     "tls_cert_expired",
@@ -848,6 +845,28 @@ fn apply_option(
                 }
             };
             b.push(Match::Absent(or_else));
+        }
+        // Suricata's legacy TLS keywords with a value: a substring test on the
+        // certificate field, kept as a content on its sticky buffer.
+        "tls.subject" | "tls.issuerdn" | "tls.fingerprint" if v.is_some() => {
+            let raw = need(v)?.trim();
+            let (negated, rest) = match raw.strip_prefix('!') {
+                Some(r) => (true, r.trim_start()),
+                None => (false, raw),
+            };
+            let text = unquote(rest).unwrap_or(rest);
+            let buffer = match key {
+                "tls.subject" => "tls.cert_subject",
+                "tls.issuerdn" => "tls.cert_issuer",
+                _ => "tls.cert_fingerprint",
+            };
+            let c = Content {
+                pattern: unescape_text(text).into_bytes(),
+                negated,
+                nocase: key == "tls.fingerprint",
+                ..Content::default()
+            };
+            b.push_to(buffer, &[], Match::Content(c));
         }
         "pkt_data" => {
             none(v)?;

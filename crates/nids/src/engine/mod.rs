@@ -530,8 +530,11 @@ impl Engine {
                 "ssl" => "tls",
                 n => n,
             };
-            let is = p.app_proto == Some(name);
-            if is == *neg {
+            // Until the flow's protocol is known neither the test nor its negation holds.
+            let Some(app) = p.app_proto else {
+                return false;
+            };
+            if (app == name) == *neg {
                 return false;
             }
         }
