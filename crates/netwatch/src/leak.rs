@@ -86,7 +86,8 @@ pub struct LeakConfig {
     pub interval_secs: u32,
     /// ARP carries no user data and the tunnel needs it to reach the gateway.
     pub allow_arp: bool,
-    /// IPv6 neighbour discovery (ICMPv6 133-137), the IPv6 counterpart of ARP.
+    /// IPv6 neighbour discovery and multicast listener messages (ICMPv6 130-137 and 143),
+    /// the IPv6 counterparts of ARP, which the kernel sends on any IPv6 link.
     pub allow_neighbor_discovery: bool,
     /// DHCP (UDP 67/68) and DHCPv6 (UDP 546/547), which keep the uplink's address.
     pub allow_dhcp: bool,
@@ -411,7 +412,8 @@ impl LeakMonitor {
     fn is_allowed_other(&self, v: &PacketView<'_>) -> bool {
         if self.config.allow_neighbor_discovery
             && v.proto == PROTO_ICMPV6
-            && v.icmp_type.is_some_and(|t| (133..=137).contains(&t))
+            && v.icmp_type
+                .is_some_and(|t| (130..=137).contains(&t) || t == 143)
         {
             return true;
         }
