@@ -236,8 +236,9 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         alert_count += alerts.len();
         alerts.clear();
     }
+    let c = analytics.counters();
     println!(
-        "bench flows: {done} records (seed {}, {} sources), {alert_count} alerts; analytics {:.3} s CPU: {:.0} records per CPU-second; total wall {:.3} s; {} baselines, {} beacon pairs, {} scan keys; peak RSS {} MiB",
+        "bench flows: {done} records (seed {}, {} sources), {alert_count} alerts; analytics {:.3} s CPU: {:.0} records per CPU-second; total wall {:.3} s; {} baselines, {} beacon pairs ({} refused at the cap), {} scan keys ({} refused); peak RSS {} MiB",
         args.seed,
         args.sources,
         cpu,
@@ -245,7 +246,9 @@ pub fn bench(args: BenchArgs) -> Result<i32> {
         wall.elapsed().as_secs_f64(),
         analytics.sources(),
         analytics.beacon_pairs(),
+        c.beacon_pairs_dropped,
         analytics.scan_keys(),
+        c.scan_keys_dropped,
         peak_rss_kib().map_or("?".to_string(), |k| (k / 1024).to_string()),
     );
     Ok(0)
