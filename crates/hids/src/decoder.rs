@@ -18,6 +18,7 @@ use crate::xml::Element;
 use crate::LoadReport;
 use picket_matchers::{Dialect, Pattern};
 use std::path::Path;
+use std::sync::Arc;
 
 /// The log categories of OSSEC (`<type>` in decoders, `<category>` in rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,7 +92,8 @@ pub struct Decoder {
     prematch_after_parent: bool,
     regex: Option<Pattern>,
     regex_offset: Offset,
-    order: Vec<String>,
+    /// Field names, trimmed and canonical, shared with the events that carry them.
+    order: Vec<Arc<str>>,
     /// Fields whose combination makes an event "first time seen" (`<fts>`).
     pub fts: Vec<String>,
     plugin: Option<Plugin>,
@@ -306,8 +308,9 @@ impl DecoderSet {
                 "order" => {
                     order = text
                         .split(',')
-                        .map(|f| f.trim().to_string())
+                        .map(str::trim)
                         .filter(|f| !f.is_empty())
+                        .map(|f| Arc::from(crate::fields::canonical(f)))
                         .collect();
                 }
                 "fts" => {
@@ -703,7 +706,7 @@ impl DecoderSet {
                     out.decoder = Some(chain[i]);
                     for (group, value) in captures.groups.iter().enumerate() {
                         if let Some(name) = decoder.order.get(group) {
-                            if !out.fields.set(name, value) {
+                            if !out.fields.set_shared(name, value) {
                                 out.dropped_fields += 1;
                             }
                         }

@@ -11,8 +11,9 @@ use crate::fields::Fields;
 use crate::lists::CdbList;
 use crate::predecode::predecode;
 use crate::rules::{CompiledCheck, Condition, Correlate, FieldRef, Lookup, Rule, RuleSet, Test};
+use foldhash::{HashMap as FastMap, HashMapExt, HashSet as FastSet, HashSetExt};
 use picket_event::Timestamp;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -125,7 +126,7 @@ struct ChildIndex {
     /// Children without `decoded_as`, for events whose decoder no child names.
     any_decoder: Vec<usize>,
     /// Per decoder-name id: children requiring it, plus those without `decoded_as`.
-    by_decoder: HashMap<u32, Vec<usize>>,
+    by_decoder: FastMap<u32, Vec<usize>>,
 }
 
 /// Nodes with fewer children than this are walked directly.
@@ -169,24 +170,39 @@ fn build_child_index(rules: &RuleSet) -> Vec<Option<ChildIndex>> {
 /// require to be equal. Events are indexed by it, so a search visits only candidates.
 fn correlation_key(rule: &Rule, agent: &str, location: &str, fields: &Fields) -> Option<String> {
     let mut key = String::new();
+    correlation_key_into(rule, agent, location, fields, &mut key).then_some(key)
+}
+
+/// [`correlation_key`] written into `key` (cleared first); false when a field is missing.
+fn correlation_key_into(
+    rule: &Rule,
+    agent: &str,
+    location: &str,
+    fields: &Fields,
+    key: &mut String,
+) -> bool {
+    key.clear();
     if !rule.global_frequency {
         key.push_str(agent);
     }
     for correlate in &rule.same {
         key.push('\u{1f}');
         match correlate {
-            Correlate::Field(name) => key.push_str(fields.get_canonical(name)?),
+            Correlate::Field(name) => match fields.get_canonical(name) {
+                Some(value) => key.push_str(value),
+                None => return false,
+            },
             Correlate::Agent => key.push_str(agent),
             Correlate::Location => key.push_str(location),
         }
     }
-    Some(key)
+    true
 }
 
 /// A frequency rule's window, indexed by its correlation key.
 #[derive(Debug, Default)]
 struct KeyedWindow {
-    by_key: HashMap<String, VecDeque<Arc<Stored>>>,
+    by_key: FastMap<String, VecDeque<Arc<Stored>>>,
     entries: usize,
 }
 
@@ -296,17 +312,18 @@ impl Ruleset {
             ruleset: self,
             limits,
             windows: vec![VecDeque::new(); self.window_timeframe.len()],
-            fts_seen: HashSet::new(),
-            ignored_since: HashMap::new(),
+            fts_seen: FastSet::new(),
+            ignored_since: FastMap::new(),
             stats: SessionStats::default(),
-            program_cache: HashMap::new(),
+            program_cache: FastMap::new(),
             scan: LiteralScan {
                 seen: vec![0; self.literal_count],
                 generation: 0,
                 scanned: false,
                 folded: Vec::new(),
             },
-            keyed: HashMap::new(),
+            keyed: FastMap::new(),
+            key_buffer: String::new(),
         }
     }
 }
@@ -417,13 +434,15 @@ pub struct Session<'r> {
     ruleset: &'r Ruleset,
     limits: Limits,
     windows: Vec<VecDeque<Arc<Stored>>>,
-    fts_seen: HashSet<String>,
-    ignored_since: HashMap<usize, i64>,
+    fts_seen: FastSet<String>,
+    ignored_since: FastMap<usize, i64>,
     stats: SessionStats,
     /// Program name to the decoders that apply to it; bounded by [`PROGRAM_CACHE_MAX`].
-    program_cache: HashMap<String, Arc<[u32]>>,
+    program_cache: FastMap<String, Arc<[u32]>>,
     /// Per frequency rule with `same_*` options: its window indexed by correlation key.
-    keyed: HashMap<usize, KeyedWindow>,
+    keyed: FastMap<usize, KeyedWindow>,
+    /// Reused to build correlation keys without an allocation per search.
+    key_buffer: String,
     scan: LiteralScan,
 }
 
@@ -1047,10 +1066,19 @@ impl Session<'_> {
             Some(&self.windows[window])
         } else {
             // Only events with the same correlation key can pass the `same_*` tests below.
-            match correlation_key(rule, view.agent, view.location, view.fields) {
-                Some(key) => self.keyed.get(&index).and_then(|k| k.by_key.get(&key)),
-                None => return false,
+            let Some(keyed) = self.keyed.get(&index) else {
+                return false;
+            };
+            if !correlation_key_into(
+                rule,
+                view.agent,
+                view.location,
+                view.fields,
+                &mut self.key_buffer,
+            ) {
+                return false;
             }
+            keyed.by_key.get(self.key_buffer.as_str())
         };
         let Some(candidates) = candidates else {
             return false;

@@ -3,6 +3,8 @@
 //! fields. We keep both in one small ordered list under canonical names, so rules,
 //! `same_field` and description substitution look them up the same way.
 
+use std::sync::Arc;
+
 /// Canonical name of a field named in a decoder's `<order>` or a rule.
 pub fn canonical(name: &str) -> &str {
     match name {
@@ -13,10 +15,11 @@ pub fn canonical(name: &str) -> &str {
     }
 }
 
-/// The fields of one event, in the order decoders set them.
+/// The fields of one event, in the order decoders set them. Names are shared with the
+/// decoder that set them, so recording a field allocates only its value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
-    entries: Vec<(String, String)>,
+    entries: Vec<(Arc<str>, String)>,
 }
 
 /// A decoder may emit at most this many fields; further ones are dropped (and counted by
@@ -30,12 +33,22 @@ impl Fields {
     /// field was refused because the event already has [`MAX_FIELDS`].
     pub fn set(&mut self, name: &str, value: &str) -> bool {
         let name = canonical(name.trim());
+        self.set_with(name, || Arc::from(name), value)
+    }
+
+    /// [`Fields::set`] with a name that is already trimmed and canonical, shared rather
+    /// than copied.
+    pub fn set_shared(&mut self, name: &Arc<str>, value: &str) -> bool {
+        self.set_with(name, || Arc::clone(name), value)
+    }
+
+    fn set_with(&mut self, name: &str, owned: impl FnOnce() -> Arc<str>, value: &str) -> bool {
         let mut end = value.len().min(MAX_FIELD_LEN);
         while !value.is_char_boundary(end) {
             end -= 1;
         }
         let value = &value[..end];
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| k == name) {
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| &**k == name) {
             slot.1.clear();
             slot.1.push_str(value);
             return true;
@@ -43,7 +56,7 @@ impl Fields {
         if self.entries.len() >= MAX_FIELDS {
             return false;
         }
-        self.entries.push((name.to_string(), value.to_string()));
+        self.entries.push((owned(), value.to_string()));
         true
     }
 
@@ -59,7 +72,7 @@ impl Fields {
         let found = self
             .entries
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| &**k == name)
             .or_else(|| {
                 self.entries
                     .iter()
@@ -78,12 +91,12 @@ impl Fields {
     fn get_exact(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| &**k == name)
             .map(|(_, v)| v.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries.iter().map(|(k, v)| (&**k, v.as_str()))
     }
 
     pub fn len(&self) -> usize {
