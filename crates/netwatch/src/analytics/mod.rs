@@ -174,6 +174,27 @@ impl Baseline {
     }
 }
 
+/// What the relative checks need from a learned baseline.
+#[derive(Debug, Clone, Copy)]
+struct Learned {
+    duration_p99: Option<u64>,
+    bytes_p99: Option<u64>,
+    dest_known: bool,
+}
+
+/// The figures of a quiet-hour alert.
+#[derive(Debug)]
+struct QuietHour {
+    hour: u32,
+    weekday: u32,
+    abs_hour: i64,
+    in_bin: u64,
+    flows: u64,
+    share: f64,
+    run: u64,
+    active: Vec<usize>,
+}
+
 /// The saved state, as JSON: baselines, beacon histories and recent alert keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -1001,50 +1022,75 @@ impl Analytics {
             self.check_fixed_limits(event, flow, None, out);
             return;
         }
-        let learned = b.flows >= self.config.baseline.min_flows;
-        let b = b.clone();
-        self.check_fixed_limits(event, flow, learned.then_some(&b), out);
-        if learned && self.config.quiet_hours.enabled {
-            self.check_quiet_hour(event, flow, &b, (bin, hour, weekday, abs_hour), out);
+        if b.flows < self.config.baseline.min_flows {
+            self.check_fixed_limits(event, flow, None, out);
+            return;
+        }
+        // Only the figures the checks need are taken, so a learned baseline is never copied.
+        let learned = Learned {
+            duration_p99: quantile_upper(&b.duration_log2, 0.99),
+            bytes_p99: quantile_upper(&b.bytes_out_log2, 0.99),
+            dest_known: b.destinations.contains_key(&flow.dst),
+        };
+        let c = &self.config.quiet_hours;
+        let mut quiet = None;
+        let in_bin = b.hours.get(bin).copied().unwrap_or(0);
+        let share = in_bin as f64 / b.flows.max(1) as f64;
+        if c.enabled && share <= c.max_share {
+            let run = match b.quiet_run {
+                Some((h, n)) if h == abs_hour => n + 1,
+                _ => 1,
+            };
+            b.quiet_run = Some((abs_hour, run));
+            if run == c.min_flows.max(1) {
+                let active: Vec<usize> = b
+                    .hours
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, &n)| n as f64 / b.flows.max(1) as f64 > c.max_share)
+                    .map(|(i, _)| i)
+                    .collect();
+                quiet = Some(QuietHour {
+                    hour,
+                    weekday,
+                    abs_hour,
+                    in_bin,
+                    flows: b.flows,
+                    share,
+                    run,
+                    active,
+                });
+            }
+        }
+        self.check_fixed_limits(event, flow, Some(learned), out);
+        if let Some(q) = quiet {
+            self.raise_quiet_hour(event, flow, q, out);
         }
     }
 
-    fn check_quiet_hour(
+    fn raise_quiet_hour(
         &mut self,
         event: &Event,
         flow: &FlowView,
-        b: &Baseline,
-        (bin, hour, weekday, abs_hour): (usize, u32, u32, i64),
+        q: QuietHour,
         out: &mut Vec<Event>,
     ) {
         let c = self.config.quiet_hours.clone();
-        let in_bin = b.hours.get(bin).copied().unwrap_or(0);
-        let share = in_bin as f64 / b.flows.max(1) as f64;
-        if share > c.max_share {
-            return;
-        }
-        let run = match b.quiet_run {
-            Some((h, n)) if h == abs_hour => n + 1,
-            _ => 1,
-        };
-        if let Some(stored) = self.baselines.get_mut(&flow.src) {
-            stored.quiet_run = Some((abs_hour, run));
-        }
-        if run != c.min_flows.max(1) {
-            return;
-        }
-        let active: Vec<usize> = b
-            .hours
-            .iter()
-            .enumerate()
-            .filter(|(_, &n)| n as f64 / b.flows.max(1) as f64 > c.max_share)
-            .map(|(i, _)| i)
-            .collect();
+        let QuietHour {
+            hour,
+            weekday,
+            abs_hour,
+            in_bin,
+            flows,
+            share,
+            run,
+            active,
+        } = q;
         let weekday_aware = self.config.baseline.weekday_aware;
         let explain = json!({
             "kind": "quiet_hour", "hour": hour,
             "weekday": if weekday_aware { Some(weekday) } else { None },
-            "baseline_flows_in_hour": in_bin, "baseline_flows": b.flows,
+            "baseline_flows_in_hour": in_bin, "baseline_flows": flows,
             "baseline_share": round6(share), "threshold_share": c.max_share,
             "flows_this_hour": run, "active_bins": active,
             "utc_offset_minutes": self.config.utc_offset_minutes,
@@ -1052,7 +1098,7 @@ impl Analytics {
         let sig = format!(
             "NETWATCH {} active at {hour:02}:00, an hour that held {in_bin} of its {} baseline flows ({:.2}% <= {:.2}%)",
             flow.src,
-            b.flows,
+            flows,
             share * 100.0,
             c.max_share * 100.0
         );
@@ -1075,14 +1121,14 @@ impl Analytics {
         &mut self,
         event: &Event,
         flow: &FlowView,
-        b: Option<&Baseline>,
+        b: Option<Learned>,
         out: &mut Vec<Event>,
     ) {
         let ls = self.config.long_session.clone();
         let duration = flow.duration_s();
         let pair = format!("{}|{}|{}", flow.src, flow.dst, flow.dport);
         if ls.enabled {
-            let p99 = b.and_then(|b| quantile_upper(&b.duration_log2, 0.99));
+            let p99 = b.and_then(|b| b.duration_p99);
             if ls.max_duration_s > 0 && duration > ls.max_duration_s as f64 {
                 let explain = json!({
                     "kind": "long_session", "duration_s": round3(duration),
@@ -1137,8 +1183,8 @@ impl Analytics {
         }
         let lt = self.config.large_transfer.clone();
         if lt.enabled {
-            let p99 = b.and_then(|b| quantile_upper(&b.bytes_out_log2, 0.99));
-            let known = b.map(|b| b.destinations.contains_key(&flow.dst));
+            let p99 = b.and_then(|b| b.bytes_p99);
+            let known = b.map(|b| b.dest_known);
             if lt.max_bytes > 0 && flow.bytes_out > lt.max_bytes {
                 let explain = json!({
                     "kind": "large_transfer", "bytes_out": flow.bytes_out,
