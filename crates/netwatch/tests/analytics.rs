@@ -803,3 +803,32 @@ fn hostile_records_are_counted_not_fatal() {
     assert_eq!(a.counters().flows_unusable, 1);
     assert_eq!(a.counters().flows, 1);
 }
+
+#[test]
+fn extreme_timestamps_and_limits_do_not_panic() {
+    let mut a = engine(
+        "[beacon]\nmax_interval_s = 1e300\nmin_connections = 3\n[limits]\nmax_beacon_pairs = 1\nmax_scan_keys = 1\nmax_dedup_keys = 1\n",
+        &[],
+    );
+    let mut events = Vec::new();
+    for (i, (start, end)) in [
+        ("0001-01-01T00:00:00+0000", "9999-12-31T23:59:59+0000"),
+        ("9999-12-31T23:59:59+0000", "0001-01-01T00:00:00+0000"),
+        ("1970-01-01T00:00:00+0000", "1970-01-01T00:00:00+0000"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for k in 0..4 {
+            let mut e =
+                FlowSpec::tcp("10.137.0.5", &format!("198.51.100.{k}"), 1 + i as u16, DAY0).event();
+            e.body["start"] = Value::from(*start);
+            e.body["end"] = Value::from(*end);
+            e.body["bytes_toserver"] = Value::from(u64::MAX);
+            events.push(e);
+        }
+    }
+    let alerts = feed(&mut a, events);
+    assert!(a.beacon_pairs() <= 1 && a.scan_keys() <= 3);
+    assert!(!alerts.is_empty());
+}

@@ -755,7 +755,7 @@ impl Analytics {
         if !self.beacons.contains_key(&key) && self.beacons.len() >= cap {
             if self.beacon_ration.may_sweep(cap) {
                 // Forget pairs silent for longer than any interval we follow.
-                let horizon = self.clock_us - (max_iv * 2e6) as i64;
+                let horizon = self.clock_us.saturating_sub((max_iv * 2e6) as i64);
                 self.beacons
                     .retain(|_, starts| starts.last().is_some_and(|&t| t >= horizon));
             }
