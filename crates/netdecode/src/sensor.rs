@@ -552,9 +552,14 @@ impl Sensor {
         if !self.app_events.is_empty() {
             let events = std::mem::take(&mut self.app_events);
             if let Some(flow) = self.flows.get_mut(slot) {
+                // Suricata names the packet that completed a record by its number in
+                // the capture; `decoder.pkts` counts this packet already.
+                let pcap_cnt = self.decoder.pkts;
                 for event in &events {
                     *self.decoder.app_events.entry(event.event_type).or_default() += 1;
-                    out.push(app_event(flow, ts, dir, event, self.config.host.as_deref()));
+                    let mut e = app_event(flow, ts, dir, event, self.config.host.as_deref());
+                    e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+                    out.push(e);
                 }
             }
             self.app_events = events;
