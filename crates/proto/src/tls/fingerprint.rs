@@ -213,7 +213,11 @@ pub fn ja4s(sh: &ServerHello, proto: char) -> Ja4 {
         .collect();
     let a = format!(
         "{proto}{}{:02}{}",
-        ja4_version(sh.version()),
+        // JA4S takes the version as the server wrote it, not Suricata's draft name.
+        ja4_version(match sh.version() {
+            super::parser::TLS13_PRE_DRAFT16 => 0x0304,
+            v => v,
+        }),
         exts.len().min(99),
         ja4_alpn(sh.alpn.as_deref()),
     );

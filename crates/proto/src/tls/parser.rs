@@ -122,10 +122,25 @@ const HRR_RANDOM: [u8; 32] = [
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
+/// TLS 1.3 drafts before 16 wrote 0x0304 itself in the ServerHello version, which RFC 8446
+/// servers never do (they write 0x0303 and name 1.3 in supported_versions); Suricata calls
+/// that version "draft-<16", numbered here as 0x7f01 after its constant.
+pub const TLS13_PRE_DRAFT16: u16 = 0x7f01;
+
+/// Whether a negotiated version is TLS 1.3 or one of its drafts (everything after the
+/// ServerHello encrypted).
+pub fn is_tls13(v: u16) -> bool {
+    v == 0x0304 || v >> 8 == 0x7f || v >> 8 == 0xfb
+}
+
 impl ServerHello {
     /// The version actually negotiated: supported_versions if present (TLS 1.3), else legacy.
     pub fn version(&self) -> u16 {
-        self.selected_version.unwrap_or(self.legacy_version)
+        match self.selected_version {
+            Some(v) => v,
+            None if self.legacy_version == 0x0304 => TLS13_PRE_DRAFT16,
+            None => self.legacy_version,
+        }
     }
 }
 
@@ -218,7 +233,7 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, ParseError> {
     sh.hello_retry = c.take(32).map_err(e)? == HRR_RANDOM;
     // TLS 1.3 drafts up to 21 name their version here and have neither a session id nor
     // a compression method; later drafts and RFC 8446 went back to the TLS 1.2 layout.
-    let early_draft = (0x7f00..=0x7f15).contains(&sh.legacy_version);
+    let early_draft = sh.legacy_version == 0x0304 || (0x7f00..=0x7f15).contains(&sh.legacy_version);
     if !early_draft {
         sh.session_id = c.vec8().map_err(e)?.to_vec();
     }

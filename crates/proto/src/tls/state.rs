@@ -100,7 +100,7 @@ impl TlsParser {
                 match parse_server_hello(body) {
                     Ok(sh) if sh.hello_retry => self.hs.hello_retry = true,
                     Ok(sh) => {
-                        let tls13 = sh.version() == 0x0304;
+                        let tls13 = is_tls13(sh.version());
                         self.hs.server_hello = Some(sh);
                         if tls13 {
                             // Everything after the TLS 1.3 ServerHello is encrypted.
@@ -158,7 +158,7 @@ impl TlsParser {
                 // TLS 1.3 peers send a dummy ChangeCipherSpec for middlebox compatibility, even
                 // before the ServerHello; their encrypted records are all type 23, so only a
                 // CCS after a pre-1.3 ServerHello ends the plaintext handshake.
-                let pre13 = matches!(&self.hs.server_hello, Some(sh) if sh.version() != 0x0304);
+                let pre13 = matches!(&self.hs.server_hello, Some(sh) if !is_tls13(sh.version()));
                 if !pre13 {
                     return;
                 }
@@ -174,7 +174,7 @@ impl TlsParser {
                         if self.hs.server_cert_count == 0
                             && !sh.session_id.is_empty()
                             && sh.session_id == ch.session_id
-                            && sh.version() != 0x0304
+                            && !is_tls13(sh.version())
                         {
                             self.hs.session_resumed = true;
                         }

@@ -482,3 +482,15 @@ fn version_names_follow_suricata() {
     assert_eq!(version_name(0x1234), "4660");
     assert_eq!(version_name(0), "UNDETERMINED");
 }
+
+#[test]
+fn pre_draft16_server_hello_writes_0x0304_in_the_draft_layout() {
+    let mut body = vec![0x03, 0x04];
+    body.extend([9u8; 32]);
+    body.extend([0xc0, 0x2b]);
+    body.extend(with_len16(vec![]));
+    let sh = parse_server_hello(&body).expect("pre-draft-16 server hello parses");
+    assert_eq!(sh.cipher, 0xc02b);
+    assert_eq!(logger::version_name(sh.version()), "TLS 1.3 draft-<16");
+    assert!(is_tls13(sh.version()));
+}
