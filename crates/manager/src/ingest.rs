@@ -1,6 +1,6 @@
 use picket_event::{Alert, Event, Timestamp};
 use picket_hids::{Input, Limits, Outcome, Ruleset, Session};
-use picket_store::{Key, Store};
+use picket_store::{AlertColumns, Key, Store};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -447,6 +447,8 @@ pub struct AnalysedRow {
     pub part: u32,
     pub timestamp: Timestamp,
     pub event_type: String,
+    /// The alert's filter columns, for an alert row.
+    pub alert: Option<AlertColumns>,
     pub eve: String,
 }
 
@@ -457,6 +459,7 @@ impl AnalysedRow {
             part,
             timestamp: event.timestamp,
             event_type: event.event_type.clone(),
+            alert: AlertColumns::of(event),
             eve: event.to_eve_line(picket_event::EveMode::Extended),
         }
     }
@@ -489,7 +492,7 @@ pub fn store_analysed(
             seq: row.seq,
             part: row.part,
         };
-        let new = tx.insert_eve(key, row.timestamp, &row.event_type, &row.eve)?;
+        let new = tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
         if row.part == 0 {
             if new {
                 report.stored += 1;

@@ -1,11 +1,11 @@
 //! picket-store: the manager's event store, one SQLite file.
 //!
 //! Events stay EVE JSON in a text column, exactly as the sinks wrote them. The few values that
-//! identify a row, drive retention or are filtered on for every row are real columns
-//! (`source`, `epoch`, `seq`, `part`, `ts`, `event_type`); the alert values a filter looks at
-//! (`alert.signature_id`, `alert.severity`, `picket.level`) are reached with `json_extract`
-//! through partial expression indexes over alert rows only, so adding an EVE field never
-//! needs a schema change and ordinary events never have their JSON parsed on insert. The schema lives in numbered SQL files under
+//! identify a row, drive retention or are filtered on are real columns (`source`, `epoch`,
+//! `seq`, `part`, `ts`, `event_type`, and for alerts `rule`, `severity` and `level`, NULL on
+//! other rows), written by the store from the same [`Event`] it serialises ([`AlertColumns`]),
+//! so inserting never parses JSON. The alert filters use partial indexes over alert rows
+//! only; ordinary events pay for the key and time indexes alone. The schema lives in numbered SQL files under
 //! `migrations/`, applied in order, each in its own transaction, with the version kept in
 //! `PRAGMA user_version`.
 //!
@@ -111,6 +111,36 @@ impl<'a> Key<'a> {
     /// The same key for part `part` (an alert derived from the event).
     pub fn part(self, part: u32) -> Self {
         Key { part, ..self }
+    }
+}
+
+/// The alert values the store keeps as columns for filters: the rule (`alert.signature_id`),
+/// `alert.severity` and the engine level (`picket.level`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AlertColumns {
+    pub rule: Option<u64>,
+    pub severity: Option<u8>,
+    pub level: Option<u8>,
+}
+
+impl AlertColumns {
+    /// The columns of `event` if it is an alert, read from its body and picket fields.
+    pub fn of(event: &Event) -> Option<AlertColumns> {
+        if event.event_type != "alert" {
+            return None;
+        }
+        let small = |v: Option<&serde_json::Value>| {
+            v.and_then(serde_json::Value::as_u64)
+                .and_then(|n| u8::try_from(n).ok())
+        };
+        Some(AlertColumns {
+            rule: event
+                .body
+                .get("signature_id")
+                .and_then(serde_json::Value::as_u64),
+            severity: small(event.body.get("severity")),
+            level: small(event.picket.get("level")),
+        })
     }
 }
 
@@ -289,15 +319,14 @@ impl Store {
         Ok(())
     }
 
-    /// Refresh the planner's statistics for the filter indexes. Without them SQLite always
-    /// prefers the `event_type` equality over a range on level or severity, however
-    /// selective; with them (STAT4 samples, which a bounded `analysis_limit` would skip) it
-    /// picks the index that reads fewest rows. The alert indexes are partial and small; the
-    /// `event_type` index is one pass over an index of all rows. Each retention pass calls
-    /// this.
+    /// Refresh the planner's statistics for the filter indexes. Without them SQLite may
+    /// prefer walking every alert id over a range on level or severity, however selective;
+    /// with them (STAT4 samples, which a bounded `analysis_limit` would skip) it picks the
+    /// index that reads fewest rows. The alert indexes are partial, over alert rows only.
+    /// Each retention pass calls this.
     pub fn analyze(&self) -> Result<(), Error> {
         self.conn.execute_batch(
-            "ANALYZE events_event_type; ANALYZE events_alert_signature_id; \
+            "ANALYZE events_alert_id; ANALYZE events_alert_rule; \
              ANALYZE events_alert_severity; ANALYZE events_alert_level;",
         )?;
         Ok(())
@@ -350,7 +379,13 @@ impl Batch<'_> {
         let written = event.write_eve(EveMode::Extended, &mut buffer);
         let result = match written {
             Ok(()) => match std::str::from_utf8(&buffer) {
-                Ok(eve) => self.insert_eve(key, event.timestamp, &event.event_type, eve),
+                Ok(eve) => self.insert_eve(
+                    key,
+                    event.timestamp,
+                    &event.event_type,
+                    AlertColumns::of(event),
+                    eve,
+                ),
                 Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
             },
             Err(error) => Err(Error::Encode(error.to_string())),
@@ -359,20 +394,24 @@ impl Batch<'_> {
         result
     }
 
-    /// Store an event that is already EVE JSON text, with its `timestamp` and `event_type`
-    /// as written in it. The text is trusted to be JSON: the caller wrote it (a malformed
-    /// row would only be skipped by queries' JSON functions).
+    /// Store an event that is already EVE JSON text, with its `timestamp`, `event_type` and,
+    /// for an alert, its [`AlertColumns`], as written in it. The text is trusted to be JSON:
+    /// the caller wrote it (a malformed row would only be skipped by queries' JSON
+    /// functions).
     pub fn insert_eve(
         &mut self,
         key: Key<'_>,
         timestamp: Timestamp,
         event_type: &str,
+        alert: Option<AlertColumns>,
         eve: &str,
     ) -> Result<bool, Error> {
         let mut statement = self.tx.prepare_cached(
-            "INSERT OR IGNORE INTO events (source, epoch, seq, part, ts, event_type, eve) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO events \
+             (source, epoch, seq, part, ts, event_type, rule, severity, level, eve) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
+        let alert = alert.unwrap_or_default();
         // Bit patterns keep every u64 distinct in SQLite's signed integers.
         let changed = statement.execute((
             key.source,
@@ -381,6 +420,9 @@ impl Batch<'_> {
             key.part,
             timestamp.as_micros(),
             event_type,
+            alert.rule.map(|r| r as i64),
+            alert.severity,
+            alert.level,
             eve,
         ))?;
         if changed == 1 {

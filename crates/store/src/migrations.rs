@@ -28,6 +28,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_delivery.sql",
         sql: include_str!("../migrations/0003_delivery.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_alert_columns.sql",
+        sql: include_str!("../migrations/0004_alert_columns.sql"),
+    },
 ];
 
 /// The schema version this build writes.

@@ -46,8 +46,8 @@ pub struct StoredEvent {
 }
 
 impl AlertQuery {
-    /// The SQL and its parameters. The expressions are spelt exactly as in the index
-    /// definitions (`migrations/0001_init.sql`), or SQLite would not use the indexes.
+    /// The SQL and its parameters. `event_type = 'alert'` is spelt exactly as in the partial
+    /// indexes' condition (`migrations/0004_alert_columns.sql`), or SQLite would not use them.
     fn to_sql(&self) -> (String, Vec<Value>) {
         let mut sql = String::from(
             "SELECT id, source, epoch, seq, part, ts, eve FROM events \
@@ -62,25 +62,13 @@ impl AlertQuery {
             push("source =", Value::Text(source.clone()), &mut sql);
         }
         if let Some(level) = self.min_level {
-            push(
-                "json_extract(eve, '$.picket.level') >=",
-                Value::Integer(level.into()),
-                &mut sql,
-            );
+            push("level >=", Value::Integer(level.into()), &mut sql);
         }
         if let Some(severity) = self.max_severity {
-            push(
-                "json_extract(eve, '$.alert.severity') <=",
-                Value::Integer(severity.into()),
-                &mut sql,
-            );
+            push("severity <=", Value::Integer(severity.into()), &mut sql);
         }
         if let Some(rule) = self.rule_id {
-            push(
-                "json_extract(eve, '$.alert.signature_id') =",
-                Value::Integer(rule as i64),
-                &mut sql,
-            );
+            push("rule =", Value::Integer(rule as i64), &mut sql);
         }
         if let Some(since) = self.since {
             push("ts >=", Value::Integer(since.as_micros()), &mut sql);

@@ -247,7 +247,7 @@ fn retention_by_age_removes_only_older_events() {
 }
 
 #[test]
-fn alert_filters_use_the_expression_indexes() {
+fn alert_filters_use_the_alert_indexes() {
     let (_dir, path) = temp();
     let store = filled(&path, 2000);
     // With statistics, as the manager keeps them (each retention pass refreshes them).
@@ -258,7 +258,7 @@ fn alert_filters_use_the_expression_indexes() {
         ..AlertQuery::default()
     });
     assert!(
-        by_rule.contains("events_alert_signature_id"),
+        by_rule.contains("events_alert_rule"),
         "rule filter plan: {by_rule}"
     );
     // Levels 14 and up are one alert in eight here: selective enough for the level index,
@@ -273,11 +273,11 @@ fn alert_filters_use_the_expression_indexes() {
         ..AlertQuery::default()
     });
     assert!(
-        unselective.contains("events_event_type") && !unselective.contains("TEMP B-TREE"),
+        unselective.contains("events_alert_id") && !unselective.contains("TEMP B-TREE"),
         "most alerts pass: walk alerts newest first and stop at the limit: {unselective}"
     );
     let all = plan(AlertQuery::default());
-    assert!(all.contains("events_event_type"), "{all}");
+    assert!(all.contains("events_alert_id"), "{all}");
     assert!(
         !all.contains("TEMP B-TREE"),
         "newest first needs no sort: {all}"

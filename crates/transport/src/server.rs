@@ -6,6 +6,7 @@
 //! an Error frame naming the problem, the sink gets [`Incoming::Closed`] with it) and the
 //! accept loops keep serving everyone else.
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -135,6 +136,12 @@ impl Default for ServerConfig {
 struct Inner {
     config: ServerConfig,
     receiver: Mutex<Receiver>,
+    /// One lock per source with a batch in flight, held across admit, store and ack. Per
+    /// source rather than one for all, so that batches of different sources reach the sink
+    /// at once (the manager parses, analyses and stores them in a pipeline). An entry is
+    /// removed when its last holder leaves, so the map never holds more than the
+    /// connections being served.
+    in_flight: Mutex<HashMap<Source, Arc<Mutex<()>>>>,
     sink: Box<dyn Sink>,
     active: AtomicUsize,
 }
@@ -170,6 +177,7 @@ impl Server {
             inner: Arc::new(Inner {
                 config,
                 receiver: Mutex::new(Receiver::new()),
+                in_flight: Mutex::new(HashMap::new()),
                 sink: Box::new(sink),
                 active: AtomicUsize::new(0),
             }),
@@ -327,20 +335,44 @@ impl Server {
     }
 
     fn store_batch(&self, source: &Source, batch: crate::frame::Batch) -> Result<u64, LinkError> {
-        // One lock across admit, store and ack, so a reconnecting agent's two connections
-        // cannot both store the same records.
-        let mut receiver = self
-            .inner
-            .receiver
-            .lock()
-            .map_err(|_| LinkError::Sink("receiver lock poisoned".into()))?;
+        // One lock per source across admit, store and ack, so a reconnecting agent's two
+        // connections cannot both store the same records; other sources go on meanwhile.
+        let poisoned = || LinkError::Sink("receiver lock poisoned".into());
+        let lock = {
+            let mut in_flight = self.inner.in_flight.lock().map_err(|_| poisoned())?;
+            in_flight.entry(source.clone()).or_default().clone()
+        };
+        let result = {
+            let _guard = lock.lock().map_err(|_| poisoned())?;
+            self.store_batch_locked(source, batch)
+        };
+        if let Ok(mut in_flight) = self.inner.in_flight.lock() {
+            // Two references left (the map's and `lock`): nobody else waits on it.
+            if Arc::strong_count(&lock) == 2 {
+                in_flight.remove(source);
+            }
+        }
+        result
+    }
+
+    fn store_batch_locked(
+        &self,
+        source: &Source,
+        batch: crate::frame::Batch,
+    ) -> Result<u64, LinkError> {
+        let receiver = || {
+            self.inner
+                .receiver
+                .lock()
+                .map_err(|_| LinkError::Sink("receiver lock poisoned".into()))
+        };
         let len = batch.records.len();
         if len == 0 {
-            return Ok(receiver.state(source).map_or(0, |s| s.stored));
+            return Ok(receiver()?.state(source).map_or(0, |s| s.stored));
         }
-        let admission = receiver.admit(source, batch.first_seq, len);
+        let admission = receiver()?.admit(source, batch.first_seq, len);
         if admission.all_duplicate(len) {
-            return Ok(receiver.stored(source, 0));
+            return Ok(receiver()?.stored(source, 0));
         }
         let first = batch.first_seq + admission.skip as u64;
         if admission.gap > 0 {
@@ -360,7 +392,7 @@ impl Server {
             first_seq: Some(first),
             records,
         })?;
-        Ok(receiver.stored(source, last))
+        Ok(receiver()?.stored(source, last))
     }
 
     /// Upstream's `qubes.Log` line protocol on one stream: each line becomes a log event,

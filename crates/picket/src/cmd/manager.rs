@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result};
 use picket_event::{Alert, Event, Timestamp};
-use picket_manager::{Ingest, IngestConfig, Sequenced};
+use picket_manager::{Analysed, Ingest, IngestConfig, Sequenced};
 use picket_store::{DeliveryState, Key, Store};
 use picket_transport::delivery::SourceState;
 use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
@@ -55,10 +55,13 @@ const RULE_SEQUENCE_GAP: u64 = 990_002;
 const RULE_EPOCH_CHANGED: u64 = 990_003;
 const RULE_SILENT: u64 = 990_004;
 
-/// Everything the sink touches, behind one lock (the store is one SQLite connection).
+/// What the sink stores, behind one lock (the store is one SQLite connection). The rules run
+/// under another lock ([`Manager`]'s `ingest`), and records are parsed under none, so that
+/// with several agents sending at once one batch is parsed while another is analysed and a
+/// third is written: three stages on as many cores, each batch still acknowledged only once
+/// its rows are committed.
 struct State {
     store: Store,
-    ingest: Ingest<'static>,
     /// Spool epoch per source, from its last Hello.
     epochs: HashMap<String, u64>,
     /// Delivery state per source, as saved with its records.
@@ -98,19 +101,54 @@ impl Manager {
             delivery.insert(s.source.clone(), s.clone());
             epochs.insert(s.source.clone(), s.epoch);
         }
+        let ingest = Arc::new(Mutex::new(ingest));
         let state = Arc::new(Mutex::new(State {
             store,
-            ingest,
             epochs,
             delivery,
             silenced: HashMap::new(),
         }));
         let sink_state = state.clone();
+        let sink_ingest = ingest.clone();
         let server = Server::new(ServerConfig::default(), move |item: Incoming| {
-            let mut state = sink_state
-                .lock()
-                .map_err(|_| "manager state lock poisoned".to_string())?;
-            state.accept(item).map_err(|e| format!("{e:#}"))
+            let poisoned = || "manager state lock poisoned".to_string();
+            match item {
+                Incoming::Records {
+                    source,
+                    first_seq,
+                    records,
+                } => {
+                    let epoch = sink_state
+                        .lock()
+                        .map_err(|_| poisoned())?
+                        .epochs
+                        .get(&source.name)
+                        .copied()
+                        .unwrap_or(0);
+                    let batch: Vec<Sequenced> = records
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| Sequenced {
+                            seq: first_seq.map(|f| f + i as u64),
+                            event: parse_event(r),
+                        })
+                        .collect();
+                    drop(records);
+                    let analysed = sink_ingest.lock().map_err(|_| poisoned())?.analyse(
+                        &source.name,
+                        epoch,
+                        batch,
+                    );
+                    let mut state = sink_state.lock().map_err(|_| poisoned())?;
+                    state
+                        .records(&source.name, first_seq, &analysed)
+                        .map_err(|e| format!("{e:#}"))
+                }
+                other => {
+                    let mut state = sink_state.lock().map_err(|_| poisoned())?;
+                    state.accept(other).map_err(|e| format!("{e:#}"))
+                }
+            }
         });
         {
             let mut receiver = server
@@ -158,11 +196,8 @@ impl State {
             Incoming::Hello { source, hello } => {
                 self.epochs.insert(source.name, hello.epoch);
             }
-            Incoming::Records {
-                source,
-                first_seq,
-                records,
-            } => self.records(&source.name, first_seq, records)?,
+            // The sink analyses records before it takes this lock; see `Manager::open`.
+            Incoming::Records { .. } => {}
             Incoming::Heartbeat { source, .. } => {
                 let mut tx = self.store.batch()?;
                 tx.saw_source(&source.name, Timestamp::now(), 0)?;
@@ -215,23 +250,10 @@ impl State {
         Ok(())
     }
 
-    fn records(
-        &mut self,
-        source: &str,
-        first_seq: Option<u64>,
-        records: Vec<Vec<u8>>,
-    ) -> Result<()> {
-        let epoch = self.epochs.get(source).copied().unwrap_or(0);
-        let count = records.len() as u64;
-        let batch: Vec<Sequenced> = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Sequenced {
-                seq: first_seq.map(|f| f + i as u64),
-                event: parse_event(r),
-            })
-            .collect();
-        let analysed = self.ingest.analyse(source, epoch, batch);
+    /// Store an analysed batch with the delivery state it brings, in one transaction.
+    fn records(&mut self, source: &str, first_seq: Option<u64>, analysed: &Analysed) -> Result<()> {
+        let epoch = analysed.epoch;
+        let count = analysed.report.received;
         let mut tx = self.store.batch()?;
         for row in &analysed.rows {
             let key = Key {
@@ -240,7 +262,7 @@ impl State {
                 seq: row.seq,
                 part: row.part,
             };
-            tx.insert_eve(key, row.timestamp, &row.event_type, &row.eve)?;
+            tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
         }
         let mut saved = None;
         if let (Some(first), true) = (first_seq, count > 0) {
