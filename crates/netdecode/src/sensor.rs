@@ -1161,6 +1161,11 @@ fn envelope(flow: &Flow, ts: Timestamp, event_type: &str, dir: usize, host: Opti
         dest_port: ports.then_some(b.1),
         proto: Some(proto_name(flow.key.proto)),
     };
+    // Suricata 8 writes the IP version in every record's common header.
+    e.extra.insert(
+        "ip_v".into(),
+        Value::from(if flow.key.addrs[0].is_ipv4() { 4 } else { 6 }),
+    );
     e
 }
 
