@@ -14,7 +14,7 @@ use picket_netwatch::dns::{
 };
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -205,7 +205,7 @@ fn load_config(args: &Args) -> Result<GuardConfig> {
 
 /// The firewall policy's pins, as guard pins. Sources that are interface names cannot be
 /// matched to a client address here; they are reported and skipped.
-fn firewall_pins(path: &PathBuf) -> Result<Vec<PinConfig>> {
+fn firewall_pins(path: &Path) -> Result<Vec<PinConfig>> {
     let policy = picket_firewall::Policy::load(path)
         .with_context(|| format!("loading the firewall policy {}", path.display()))?;
     let mut pins = Vec::new();
