@@ -202,8 +202,20 @@ fn group_key(rule: &Rule) -> GroupKey {
 impl Prefilter {
     /// Groups `rules` and builds the automata.
     pub fn build(rules: &[LoadedRule]) -> Result<Prefilter, PrefilterError> {
+        Self::build_excluding(rules, &[])
+    }
+
+    /// Like [`Prefilter::build`], leaving out rule `i` when `exclude[i]` is set (the caller
+    /// finds those candidates another way, as the engine does for address-only rules).
+    pub fn build_excluding(
+        rules: &[LoadedRule],
+        exclude: &[bool],
+    ) -> Result<Prefilter, PrefilterError> {
         let mut by_key: std::collections::BTreeMap<GroupKey, Vec<usize>> = Default::default();
         for (i, lr) in rules.iter().enumerate() {
+            if exclude.get(i).copied().unwrap_or(false) {
+                continue;
+            }
             by_key.entry(group_key(&lr.rule)).or_default().push(i);
         }
         let mut stats = PrefilterStats::default();

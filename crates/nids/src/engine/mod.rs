@@ -23,6 +23,7 @@
 //! payload of an in-flow TCP packet), and app-layer buffers are inspected when the sensor's
 //! parser logs the record (for HTTP, when the response is complete or the flow ends).
 
+pub mod addr;
 pub mod app;
 pub mod payload;
 
@@ -89,6 +90,9 @@ enum Proto {
 #[derive(Debug)]
 struct RuleInfo {
     proto: Proto,
+    /// The rule's source and destination addresses, flattened for a quick test.
+    src: addr::AddrSet,
+    dst: addr::AddrSet,
     /// The app-layer protocol the rule needs, if any.
     app: Option<&'static str>,
     /// Looks at an app-layer buffer: inspected per app-layer record, not per packet.
@@ -123,6 +127,9 @@ pub struct Engine {
     classifications: Option<Classifications>,
     /// Rules not loaded into the engine: (sid, reason).
     unsupported: Vec<(u64, String)>,
+    /// Address-indexed rules (no fast pattern, short IPv4 source or destination list).
+    by_src: HashMap<u32, Vec<u32>>,
+    by_dst: HashMap<u32, Vec<u32>>,
     flowbits: HashMap<u64, Vec<u32>>,
     thresholds: HashMap<ThresholdKey, ThresholdState>,
     regex: RegexCache,
@@ -138,6 +145,9 @@ pub enum EngineError {
     #[error(transparent)]
     Prefilter(#[from] PrefilterError),
 }
+
+/// Most addresses one rule may put in the address index.
+const MAX_INDEXED: u64 = 1_024;
 
 /// Transforms the engine applies.
 const TRANSFORMS: &[&str] = &[
@@ -259,7 +269,7 @@ impl Engine {
             }
         }
         let mut bit_ids: HashMap<String, u32> = HashMap::new();
-        let info = kept
+        let info: Vec<RuleInfo> = kept
             .iter()
             .map(|lr| {
                 let r = &lr.rule;
@@ -291,6 +301,8 @@ impl Engine {
                 };
                 RuleInfo {
                     proto: proto_of(r).unwrap_or(Proto::Any),
+                    src: addr::AddrSet::from_expr(&lr.resolved.src),
+                    dst: addr::AddrSet::from_expr(&lr.resolved.dst),
                     app: app_of(r),
                     app_pass: r.buffers.iter().any(|b| b.buffer != PAYLOAD),
                     order,
@@ -298,7 +310,30 @@ impl Engine {
                 }
             })
             .collect();
-        let prefilter = Prefilter::build(&kept)?;
+        // Rules with no fast pattern whose source (or destination) is a short list of IPv4
+        // addresses (ET's block lists) are found by address instead of being tried on
+        // every packet of their group.
+        let mut by_src: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut by_dst: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut exclude = vec![false; kept.len()];
+        for (i, (lr, inf)) in kept.iter().zip(&info).enumerate() {
+            if lr.rule.header.direction != Direction::ToDst
+                || crate::prefilter::fast_pattern(&lr.rule).is_some()
+            {
+                continue;
+            }
+            let (map, addrs) = match (inf.src.small_v4(MAX_INDEXED), inf.dst.small_v4(MAX_INDEXED))
+            {
+                (Some(a), _) => (&mut by_src, a),
+                (None, Some(a)) => (&mut by_dst, a),
+                (None, None) => continue,
+            };
+            for a in addrs {
+                map.entry(a).or_default().push(i as u32);
+            }
+            exclude[i] = true;
+        }
+        let prefilter = Prefilter::build_excluding(&kept, &exclude)?;
         Ok(Engine {
             config,
             rules: kept,
@@ -306,6 +341,8 @@ impl Engine {
             prefilter,
             classifications,
             unsupported,
+            by_src,
+            by_dst,
             flowbits: HashMap::new(),
             thresholds: HashMap::new(),
             regex: RegexCache::default(),
@@ -365,6 +402,7 @@ impl Engine {
         };
         let bufs: [(&str, &[u8]); 1] = [(PAYLOAD, p.payload)];
         let mut cands = self.prefilter.candidates(&traffic, &bufs);
+        self.indexed(p.src, p.dst, &mut cands);
         cands.retain(|&r| !self.info[r].app_pass);
         let side = Side {
             src: (p.src, p.sport),
@@ -409,6 +447,7 @@ impl Engine {
                 dst_port: dst.1,
             };
             let mut cands = self.prefilter.candidates(&traffic, &view);
+            self.indexed(src.0, dst.0, &mut cands);
             cands.retain(|&r| self.info[r].app_pass && !fired.contains(&r));
             let side = Side {
                 src,
@@ -421,6 +460,20 @@ impl Engine {
             let matched = self.run(cands, p, &side, true, out);
             fired.extend(matched);
             debug_assert!(out.len() >= before);
+        }
+    }
+
+    /// Adds the address-indexed rules for a packet from `src` to `dst`.
+    fn indexed(&self, src: IpAddr, dst: IpAddr, cands: &mut Vec<usize>) {
+        if let IpAddr::V4(a) = src {
+            if let Some(rs) = self.by_src.get(&u32::from(a)) {
+                cands.extend(rs.iter().map(|&r| r as usize));
+            }
+        }
+        if let IpAddr::V4(a) = dst {
+            if let Some(rs) = self.by_dst.get(&u32::from(a)) {
+                cands.extend(rs.iter().map(|&r| r as usize));
+            }
         }
     }
 
@@ -438,7 +491,7 @@ impl Engine {
         if cands.is_empty() {
             return matched;
         }
-        cands.sort_by_key(|&r| (self.info[r].order, r));
+        cands.sort_unstable_by_key(|&r| (self.info[r].order, r));
         for r in cands {
             self.stats.candidates += 1;
             if !self.verify(r, p, side) {
@@ -487,13 +540,13 @@ impl Engine {
             }
         }
         let h = &lr.resolved;
-        let fwd = h.src.matches(side.src.0)
-            && h.dst.matches(side.dst.0)
+        let fwd = info.src.contains(side.src.0)
+            && info.dst.contains(side.dst.0)
             && h.src_ports.matches(side.src.1)
             && h.dst_ports.matches(side.dst.1);
         let both = rule.header.direction == Direction::Both
-            && h.src.matches(side.dst.0)
-            && h.dst.matches(side.src.0)
+            && info.src.contains(side.dst.0)
+            && info.dst.contains(side.src.0)
             && h.src_ports.matches(side.dst.1)
             && h.dst_ports.matches(side.src.1);
         if !(fwd || both) {

@@ -49,7 +49,7 @@ pub struct Args {
     bench: bool,
     /// Suricata rule files or directories of *.rules: run the detection engine and write
     /// `alert` records. Repeatable.
-    #[arg(long = "rules", value_name = "FILE_OR_DIR")]
+    #[arg(long = "rules", value_name = "FILE_OR_DIR", num_args = 1..)]
     rules: Vec<PathBuf>,
     /// classification.config for alert categories and severities (default: one found next
     /// to the rules).
