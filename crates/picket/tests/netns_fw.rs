@@ -494,6 +494,38 @@ fn netns_fw_allowed_flows_pass_and_everything_else_is_dropped() {
         ],
     );
     assert!(d.starts_with("no difference"), "{d}");
+
+    // A narrower policy: diff shows the change before apply, apply takes it, rollback undoes it.
+    let state = lab.state_dir();
+    let narrow = lab.dir.join("narrow.toml");
+    std::fs::write(
+        &narrow,
+        "[[source]]\nname = \"client\"\naddr = \"10.99.1.2\"\nallow = [{ net = \"10.99.2.4\", proto = \"tcp\", ports = [443] }]\n",
+    )
+    .unwrap();
+    let narrow = narrow.display().to_string();
+    let d = lab.try_exec(&r, &[PICKET, "fw", "diff", &narrow, "--state-dir", &state]);
+    let text = String::from_utf8_lossy(&d.stdout);
+    assert_eq!(d.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("+\t\tip daddr 10.99.2.4 tcp dport 443 accept"),
+        "{text}"
+    );
+    lab.picket(&r, &["fw", "apply", &narrow, "--state-dir", &state]);
+    let got = lab.probe(&c, &["tcp/10.99.2.2:80", "tcp/10.99.2.4:443"]);
+    assert!(
+        !ok(&got[0]) && ok(&got[1]),
+        "the new policy is live: {got:?}"
+    );
+    lab.picket(&r, &["fw", "rollback", "--state-dir", &state]);
+    let got = lab.probe(&c, &["tcp/10.99.2.2:80", "tcp/10.99.2.4:443"]);
+    assert!(
+        ok(&got[0]) && !ok(&got[1]),
+        "rollback restored the old policy: {got:?}"
+    );
+    let policy = lab.dir.join("policy.toml").display().to_string();
+    let d = lab.picket(&r, &["fw", "diff", &policy, "--state-dir", &state]);
+    assert!(d.starts_with("no difference"), "{d}");
     println!("allowed/dropped flows proven in {:?}", t0.elapsed());
 }
 
