@@ -46,6 +46,114 @@ enum Engine {
         at_start: bool,
         at_end: bool,
     },
+    /// A pattern that is only plain literals between `|`, each optionally anchored
+    /// (`^error: a$|^error: b$`), searched directly. Many rules are written so, and PCRE2
+    /// would otherwise run them (for their `$`), with no literal for the prefilter.
+    Alternatives(Box<[Alternative]>),
+}
+
+/// One branch of [`Engine::Alternatives`]: the literal and its anchors. `$` follows PCRE2:
+/// the end of the text, or just before a final newline.
+#[derive(Clone, Debug)]
+struct Alternative {
+    literal: Box<[u8]>,
+    at_start: bool,
+    at_end: bool,
+}
+
+impl Alternative {
+    fn eq_at(&self, text: &[u8], at: usize, caseless: bool) -> bool {
+        let n = self.literal.len();
+        match text.get(at..at + n) {
+            Some(window) if caseless => window.eq_ignore_ascii_case(&self.literal),
+            Some(window) => *window == *self.literal,
+            None => false,
+        }
+    }
+
+    /// The leftmost position where this branch matches.
+    fn leftmost(&self, text: &[u8], caseless: bool) -> Option<usize> {
+        let n = self.literal.len();
+        if self.at_end {
+            // At the very end, or before a final newline; the earlier one first.
+            let ends = [
+                text.len().checked_sub(1).filter(|&e| text[e] == b'\n'),
+                Some(text.len()),
+            ];
+            return ends.into_iter().flatten().find_map(|end| {
+                let at = end.checked_sub(n)?;
+                (!(self.at_start && at != 0) && self.eq_at(text, at, caseless)).then_some(at)
+            });
+        }
+        if self.at_start {
+            return self.eq_at(text, 0, caseless).then_some(0);
+        }
+        let first = self.literal[0];
+        let (lower, upper) = if caseless {
+            (first.to_ascii_lowercase(), first.to_ascii_uppercase())
+        } else {
+            (first, first)
+        };
+        let last_start = text.len().checked_sub(n)?;
+        let mut from = 0;
+        while from <= last_start {
+            let at = from + memchr::memchr2(lower, upper, &text[from..=last_start])?;
+            if self.eq_at(text, at, caseless) {
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        None
+    }
+}
+
+/// Reads `pattern` as plain literals between top-level `|`, each with optional `^` and
+/// `$`; `None` when it uses any other syntax. A backslash before ASCII punctuation is
+/// that character, as in PCRE2.
+fn literal_alternatives(pattern: &str) -> Option<Engine> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b" !\"#%&',/:;<=>@_`~-".contains(&b);
+    let mut out = Vec::new();
+    for branch in pattern.split('|') {
+        let b = branch.as_bytes();
+        let at_start = b.first() == Some(&b'^');
+        let body = if at_start { &b[1..] } else { b };
+        // A `$` that ends the branch is an anchor unless escaped.
+        let at_end = body.last() == Some(&b'$') && !body.ends_with(b"\\$");
+        let body = if at_end {
+            &body[..body.len() - 1]
+        } else {
+            body
+        };
+        let mut literal = Vec::with_capacity(body.len());
+        let mut i = 0;
+        while i < body.len() {
+            match body[i] {
+                b'\\' => {
+                    let next = *body.get(i + 1)?;
+                    // `\<` and `\>` differ between regex dialects: left to PCRE2.
+                    if !next.is_ascii_punctuation() || matches!(next, b'<' | b'>') {
+                        return None;
+                    }
+                    literal.push(next);
+                    i += 2;
+                }
+                c if plain(c) => {
+                    literal.push(c);
+                    i += 1;
+                }
+                _ => return None,
+            }
+        }
+        if literal.is_empty() {
+            return None;
+        }
+        out.push(Alternative {
+            literal: literal.into(),
+            at_start,
+            at_end,
+        });
+    }
+    Some(Engine::Alternatives(out.into()))
 }
 
 impl Pcre {
@@ -58,6 +166,9 @@ impl Pcre {
             if let Some(engine) = ossec_literal_shortcut(pattern) {
                 return Ok(Pcre { flavor, engine });
             }
+        }
+        if let Some(engine) = literal_alternatives(pattern) {
+            return Ok(Pcre { flavor, engine });
         }
         if rust_regex_reads_it_the_same(pattern) {
             if let Ok(re) = regex::bytes::RegexBuilder::new(pattern)
@@ -97,7 +208,26 @@ impl Pcre {
             // An error here is a resource limit; Wazuh and OSSEC treat it as no match.
             Engine::Full(re) => re.is_match(text).unwrap_or(false),
             Engine::Literal { .. } => self.literal_span(text).is_some(),
+            Engine::Alternatives(_) => self.alternatives_span(text).is_some(),
         }
+    }
+
+    /// PCRE2's answer for [`Engine::Alternatives`]: the leftmost start, and at equal
+    /// starts the first branch.
+    fn alternatives_span(&self, text: &[u8]) -> Option<(usize, usize)> {
+        let Engine::Alternatives(branches) = &self.engine else {
+            return None;
+        };
+        let caseless = self.is_case_insensitive();
+        let mut best: Option<(usize, usize)> = None;
+        for branch in branches.iter() {
+            if let Some(at) = branch.leftmost(text, caseless) {
+                if best.is_none_or(|(start, _)| at < start) {
+                    best = Some((at, at + branch.literal.len()));
+                }
+            }
+        }
+        best
     }
 
     fn literal_span(&self, text: &[u8]) -> Option<(usize, usize)> {
@@ -127,6 +257,7 @@ impl Pcre {
     pub(crate) fn find_end(&self, text: &[u8]) -> Option<usize> {
         match &self.engine {
             Engine::Literal { .. } => self.literal_span(text).map(|(_, end)| end),
+            Engine::Alternatives(_) => self.alternatives_span(text).map(|(_, end)| end),
             Engine::Fast(re) => re.find(text).map(|m| m.end()),
             Engine::Full(re) => re.find(text).ok()?.map(|m| m.end()),
         }
@@ -139,6 +270,14 @@ impl Pcre {
         match &self.engine {
             Engine::Literal { .. } => {
                 let (start, end) = self.literal_span(text)?;
+                Some(Found {
+                    groups: Vec::new(),
+                    start,
+                    end,
+                })
+            }
+            Engine::Alternatives(_) => {
+                let (start, end) = self.alternatives_span(text)?;
                 Some(Found {
                     groups: Vec::new(),
                     start,
@@ -174,7 +313,7 @@ impl Pcre {
         match &self.engine {
             Engine::Fast(re) => re.captures_len().saturating_sub(1),
             Engine::Full(re) => re.captures_len().saturating_sub(1),
-            Engine::Literal { .. } => 0,
+            Engine::Literal { .. } | Engine::Alternatives(_) => 0,
         }
     }
 
@@ -192,6 +331,22 @@ impl Pcre {
                     return None;
                 }
                 return Some(vec![String::from_utf8(literal.to_ascii_lowercase()).ok()?]);
+            }
+            Engine::Alternatives(branches) => {
+                let mut out: Vec<String> = branches
+                    .iter()
+                    .map(|b| {
+                        let bytes = if self.is_case_insensitive() {
+                            b.literal.to_ascii_lowercase()
+                        } else {
+                            b.literal.to_vec()
+                        };
+                        String::from_utf8(bytes).ok()
+                    })
+                    .collect::<Option<_>>()?;
+                out.sort();
+                out.dedup();
+                return Some(out);
             }
             Engine::Full(_) => return None,
         };
@@ -334,7 +489,7 @@ mod tests {
         for p in [
             r"foo(?=bar)",
             r"(a)\1",
-            r"end$",
+            r"e\w$",
             r"a++b",
             r"x{,3}",
             r"\<tag",
@@ -357,6 +512,38 @@ mod tests {
         assert!(Pcre::compile("(?i)Failed", Flavor::Wazuh)
             .unwrap()
             .is_match(b"failed"));
+    }
+
+    #[test]
+    fn literal_alternatives_match_as_pcre2_does() {
+        let p = Pcre::compile(r"^error: a b$|^fatal: x\.$|crond", Flavor::Ossec).unwrap();
+        assert!(matches!(p.engine, Engine::Alternatives(_)));
+        assert!(p.is_match(b"ERROR: A B"));
+        assert!(p.is_match(b"error: a b\n"), "$ before a final newline");
+        assert!(!p.is_match(b"error: a b c"));
+        assert!(!p.is_match(b"x error: a b"));
+        assert!(p.is_match(b"fatal: x."));
+        assert!(!p.is_match(b"fatal: xy"));
+        assert!(p.is_match(b"the CronD daemon"));
+        assert_eq!(p.find_end(b"a crond b"), Some(7));
+        let w = Pcre::compile("Failed|crond$", Flavor::Wazuh).unwrap();
+        assert!(matches!(w.engine, Engine::Alternatives(_)));
+        assert!(!w.is_match(b"failed"), "Wazuh's pcre2 is case-sensitive");
+        assert!(w.is_match(b"x crond"));
+        assert_eq!(
+            w.required_literals(),
+            Some(vec!["Failed".into(), "crond".into()])
+        );
+        // Leftmost start wins over branch order.
+        let f = Pcre::compile("Failed|crond", Flavor::Wazuh)
+            .unwrap()
+            .captures(b"crond Failed")
+            .unwrap();
+        assert_eq!((f.start, f.end), (0, 5));
+        for other in [r"a|", r"a(b)|c", r"a.b|c", r"\d+|x", r"^$"] {
+            let c = Pcre::compile(other, Flavor::Wazuh).unwrap();
+            assert!(!matches!(c.engine, Engine::Alternatives(_)), "{other}");
+        }
     }
 
     #[test]
