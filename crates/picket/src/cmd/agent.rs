@@ -70,12 +70,10 @@ type SharedSpool = Arc<Mutex<Spool>>;
 const THP_ENV: &str = "MIMALLOC_ALLOW_THP";
 const PURGE_ENV: &str = "MIMALLOC_PURGE_DELAY";
 
-pub fn run(args: Args) -> Result<i32> {
-    let config = AgentConfig::load(&args.config)?;
-    if args.check_config {
-        println!("{}: ok", args.config.display());
-        return Ok(0);
-    }
+/// Run again with the allocator settings above unless they are already set; the manager
+/// uses it too (its connection threads' heaps made 100 flooding agents cost 900 MB resident
+/// with huge pages, 136 MB without).
+pub fn reexec_without_huge_pages(who: &str) -> Result<()> {
     if std::env::var_os(THP_ENV).is_none() {
         // The allocator reads its options before main, so they take a fresh exec to change.
         use std::os::unix::process::CommandExt;
@@ -88,8 +86,18 @@ pub fn run(args: Args) -> Result<i32> {
                 std::env::var_os(PURGE_ENV).unwrap_or_else(|| "0".into()),
             )
             .exec();
-        eprintln!("picket agent: re-exec without huge pages failed ({error}); going on");
+        eprintln!("{who}: re-exec without huge pages failed ({error}); going on");
     }
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<i32> {
+    let config = AgentConfig::load(&args.config)?;
+    if args.check_config {
+        println!("{}: ok", args.config.display());
+        return Ok(0);
+    }
+    reexec_without_huge_pages("picket agent")?;
     let target = match (&args.manager_unix, &args.qrexec_target) {
         (Some(path), _) => Some(Target::Unix {
             path: path.clone(),
