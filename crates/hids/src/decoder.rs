@@ -553,15 +553,21 @@ impl DecoderSet {
         present: &mut dyn FnMut(&[u32]) -> bool,
     ) -> Decoded {
         let mut out = Decoded::default();
-        let nodes: Box<dyn Iterator<Item = &Node>> = if program_name.is_some() {
-            Box::new(
-                candidates
-                    .iter()
-                    .filter_map(|&i| self.with_program.get(i as usize)),
-            )
+        // Either the program's candidates or every decoder without a program name; one
+        // iterator type for both, so no boxing per line.
+        let with_program = program_name.is_some();
+        let count = if with_program {
+            candidates.len()
         } else {
-            Box::new(self.without_program.iter())
+            self.without_program.len()
         };
+        let nodes = (0..count).filter_map(|k| {
+            if with_program {
+                self.with_program.get(candidates[k] as usize)
+            } else {
+                self.without_program.get(k)
+            }
+        });
         for node in nodes {
             let parent = &self.decoders[node.decoder];
             // Offsets into `log` where the parent's and the child's prematch ended.

@@ -785,9 +785,13 @@ impl Session<'_> {
     /// Keep an alerting event for the frequency rules that look back at it.
     fn remember(&mut self, index: usize, view: &View<'_>, fields: &Fields) {
         let ruleset = self.ruleset;
-        let targets: Vec<usize> = match ruleset.sid_window[index] {
-            Some(window) => vec![window],
-            None => ruleset.group_windows[index].clone(),
+        let single;
+        let targets: &[usize] = match ruleset.sid_window[index] {
+            Some(window) => {
+                single = [window];
+                &single
+            }
+            None => &ruleset.group_windows[index],
         };
         if targets.is_empty() {
             return;
@@ -800,7 +804,7 @@ impl Session<'_> {
             matched: AtomicU32::new(view.matched),
         });
         let now = view.time.as_secs();
-        for window in targets {
+        for &window in targets {
             let horizon = now - i64::from(ruleset.window_timeframe[window]);
             if ruleset.window_needs_full[window] {
                 let list = &mut self.windows[window];
