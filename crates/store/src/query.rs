@@ -117,6 +117,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The EVE text of the newest `limit` events of one type (for example `response`),
+    /// newest first.
+    pub fn events_of_type(&self, event_type: &str, limit: usize) -> Result<Vec<String>, Error> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut statement = self.conn.prepare_cached(
+            "SELECT eve FROM events WHERE event_type = ?1 ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = statement.query_map(rusqlite::params![event_type, limit], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The id of the newest stored row (0 when empty): where a follower starts.
     pub fn last_id(&self) -> Result<i64, Error> {
         Ok(self

@@ -47,6 +47,17 @@ pub struct Args {
     /// Raise an alert for a source not heard from for this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub silent_after: u64,
+    /// Active response: the firewall policy whose `[[response.triggers]]` say which alerts
+    /// ban or quarantine their source (see `picket fw`). Off when absent.
+    #[arg(long, value_name = "POLICY.toml")]
+    pub respond_policy: Option<PathBuf>,
+    /// The command that carries one request line to the net qube and prints its reply.
+    #[arg(
+        long,
+        value_name = "COMMAND",
+        default_value = "qrexec-client-vm sys-firewall picket.Respond"
+    )]
+    pub respond_command: String,
 }
 
 /// Rule ids of the manager's own alerts (outside the OSSEC ranges picket ships).
@@ -68,6 +79,8 @@ struct State {
     delivery: HashMap<String, DeliveryState>,
     /// Sources already reported silent, with the last-seen time the alert was about.
     silenced: HashMap<String, i64>,
+    /// Active response, when configured.
+    responder: Option<super::active_response::Responder>,
 }
 
 /// Batches parsed, analysed or stored at once, however many agents send: one per stage of
@@ -150,6 +163,7 @@ impl Manager {
             epochs,
             delivery,
             silenced: HashMap::new(),
+            responder: None,
         }));
         let sink_state = state.clone();
         let sink_ingest = ingest.clone();
@@ -219,6 +233,33 @@ impl Manager {
             }
         }
         Ok(Manager { state, server, db })
+    }
+
+    /// Turn alerts into `picket.Respond` requests as `policy`'s triggers say, sent with
+    /// `command`; every outcome is stored as a `response` event.
+    pub fn enable_response(&self, policy: &Path, command: Vec<String>) -> Result<()> {
+        let (responder, receiver) = super::active_response::Responder::new(policy)?;
+        self.state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("manager state lock poisoned"))?
+            .responder = Some(responder);
+        let state = self.state.clone();
+        std::thread::Builder::new()
+            .name("response".into())
+            .spawn(move || {
+                super::active_response::run_worker(receiver, command, |event| {
+                    let source = event.host.clone().unwrap_or_default();
+                    let stored = state
+                        .lock()
+                        .map_err(|_| anyhow::anyhow!("manager state lock poisoned"))
+                        .and_then(|mut s| s.store_event(&source, &event));
+                    if let Err(e) = stored {
+                        eprintln!("picket manager: cannot store a response: {e:#}");
+                    }
+                });
+            })
+            .context("cannot start the response worker")?;
+        Ok(())
     }
 
     pub fn server(&self) -> &Server {
@@ -327,6 +368,36 @@ impl State {
             self.delivery.insert(source.to_string(), d);
         }
         self.silenced.remove(source);
+        if let Some(responder) = self.responder.as_mut() {
+            let mut dropped = Vec::new();
+            for row in analysed.rows.iter().filter(|r| r.alert.is_some()) {
+                dropped.extend(responder.on_alert(source, &row.eve));
+            }
+            for outcome in dropped {
+                let event = super::active_response::response_event(
+                    &outcome,
+                    "dropped",
+                    "response queue full",
+                );
+                self.store_event(source, &event)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn store_event(&mut self, source: &str, event: &Event) -> Result<()> {
+        let epoch = self.epochs.get(source).copied().unwrap_or(0);
+        let mut tx = self.store.batch()?;
+        tx.insert(
+            Key {
+                source,
+                epoch,
+                seq: None,
+                part: 0,
+            },
+            event,
+        )?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -428,6 +499,19 @@ pub fn run(args: Args) -> Result<i32> {
     super::agent::reexec_without_huge_pages("picket manager")?;
     let dir = data_dir(args.data_dir.as_deref())?;
     let manager = Manager::open(&dir)?;
+    if let Some(policy) = &args.respond_policy {
+        let command: Vec<String> = args
+            .respond_command
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        manager.enable_response(policy, command)?;
+        eprintln!(
+            "picket manager: active response per {} via `{}`",
+            policy.display(),
+            args.respond_command
+        );
+    }
     let after = Duration::from_secs(args.silent_after.max(1));
     if args.qrexec_stdio {
         let result = manager.server().serve_qrexec_stdio();

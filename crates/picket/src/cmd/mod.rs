@@ -1,3 +1,4 @@
+pub mod active_response;
 pub mod agent;
 pub mod alerts;
 pub mod bench;
