@@ -416,19 +416,7 @@ impl State {
             mitre: Vec::new(),
         }
         .into_event(&cause);
-        let epoch = self.epochs.get(source).copied().unwrap_or(0);
-        let mut tx = self.store.batch()?;
-        tx.insert(
-            Key {
-                source,
-                epoch,
-                seq: None,
-                part: 0,
-            },
-            &alert,
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.store_event(source, &alert)
     }
 
     fn check_silent(&mut self, after: Duration) -> Result<()> {
