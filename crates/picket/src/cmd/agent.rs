@@ -3,7 +3,7 @@
 //! is saved only after its records are written and flushed, so a restart resumes after the
 //! last record written.
 //!
-//! With `--manager-unix` or `--qrexec-target`, records go to the manager instead: sources
+//! With `--manager-unix`, `--manager-tls` or `--qrexec-target`, records go to the manager instead: sources
 //! append them to an on-disk spool in the state directory (saved before each source's
 //! bookmark moves), and a link thread drains the spool through the transport client,
 //! reconnecting after errors. `--output` still writes JSON lines as well when given.
@@ -17,9 +17,10 @@ use picket_hostsrc::honeytoken::HoneytokenSource;
 use picket_hostsrc::journal::JournalSource;
 use picket_hostsrc::tail::Tailer;
 use picket_hostsrc::{Counters, Source};
-use picket_transport::client::{describe_qrexec_exit, ClientConfig, Link, QrexecClient};
+use picket_transport::client::{describe_qrexec_exit, ClientConfig, Link, QrexecClient, TlsClient};
 use picket_transport::server::EVENTS_SERVICE;
 use picket_transport::spool::{Spool, SpoolConfig};
+use picket_transport::tls::{Fingerprint, Identity};
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -40,8 +41,20 @@ pub struct Args {
     pub check_config: bool,
     /// Send records to a manager's qrexec socket service at PATH (the agent writes the
     /// `"picket.Events <source>\0"` header qrexec would, naming itself --source-name).
-    #[arg(long, value_name = "PATH", conflicts_with = "qrexec_target")]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["qrexec_target", "manager_tls"])]
     pub manager_unix: Option<PathBuf>,
+    /// Send records over TCP with mutual TLS to a manager's `--listen-tls` address, using
+    /// the key and manager pin `picket enroll` left in --tls-dir.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        requires = "tls_dir",
+        conflicts_with = "qrexec_target"
+    )]
+    pub manager_tls: Option<String>,
+    /// The agent side of `picket enroll --dir DIR`: its key, certificate and manager pin.
+    #[arg(long, value_name = "DIR")]
+    pub tls_dir: Option<PathBuf>,
     /// Send records through `qrexec-client-vm QUBE picket.Events`.
     #[arg(long, value_name = "QUBE")]
     pub qrexec_target: Option<String>,
@@ -58,6 +71,43 @@ pub enum Target {
     Unix { path: PathBuf, source: String },
     /// `qrexec-client-vm QUBE picket.Events`.
     Qrexec(String),
+    /// TCP with mutual TLS to `addr`, presenting `identity` and accepting only `pin`.
+    Tls {
+        addr: String,
+        identity: Box<Identity>,
+        pin: Fingerprint,
+    },
+}
+
+/// The agent's TLS identity and manager pin from what `picket enroll` left in `dir`. A
+/// missing key is an error, not a new key: a key the manager never enrolled is refused anyway,
+/// and saying so here is clearer than a handshake failure.
+fn load_enrolment(dir: &Path) -> Result<(Identity, Fingerprint)> {
+    let pin_path = dir.join(super::enroll::MANAGER_PIN_FILE);
+    let text = std::fs::read_to_string(&pin_path).with_context(|| {
+        format!(
+            "reading {} (enrol first: picket enroll --manager ... --dir {})",
+            pin_path.display(),
+            dir.display()
+        )
+    })?;
+    // `<enrolment addr> <fingerprint>`; the address is only where enrolment happened.
+    let pin: Fingerprint = text
+        .split_whitespace()
+        .nth(1)
+        .with_context(|| format!("{}: no fingerprint", pin_path.display()))?
+        .parse()
+        .with_context(|| format!("{}: bad fingerprint", pin_path.display()))?;
+    if !dir.join("identity.key").exists() || !dir.join("identity.crt").exists() {
+        anyhow::bail!(
+            "no agent key in {} (enrol first: picket enroll --manager ... --dir {})",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let (identity, _) = Identity::load_or_create(dir, "picket-agent")
+        .with_context(|| format!("agent key in {}", dir.display()))?;
+    Ok((identity, pin))
 }
 
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -99,6 +149,18 @@ pub fn run(args: Args) -> Result<i32> {
     }
     reexec_without_huge_pages("picket agent")?;
     let target = match (&args.manager_unix, &args.qrexec_target) {
+        _ if args.manager_tls.is_some() => {
+            let dir = args
+                .tls_dir
+                .as_deref()
+                .context("--manager-tls needs --tls-dir")?;
+            let (identity, pin) = load_enrolment(dir)?;
+            Some(Target::Tls {
+                addr: args.manager_tls.clone().unwrap_or_default(),
+                identity: Box::new(identity),
+                pin,
+            })
+        }
         (Some(path), _) => Some(Target::Unix {
             path: path.clone(),
             source: args
@@ -252,7 +314,8 @@ pub fn run_with(
             // The name claimed in Hello: the configured host, else the socket header's.
             let name = config.host.clone().unwrap_or_else(|| match &target {
                 Target::Unix { source, .. } => source.clone(),
-                Target::Qrexec(_) => "localhost".into(),
+                // Over qrexec and TLS the manager names the source itself.
+                Target::Qrexec(_) | Target::Tls { .. } => "localhost".into(),
             });
             Some(
                 std::thread::Builder::new()
@@ -323,6 +386,9 @@ fn run_link(target: &Target, name: &str, spool: &Mutex<Spool>, stop: &AtomicBool
     }
 }
 
+/// How long a TLS connect and handshake may take before the link retries.
+const TLS_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 fn connect_and_run(
     target: &Target,
     name: &str,
@@ -349,6 +415,22 @@ fn connect_and_run(
             let result = client.link.run(spool, stop);
             let status = client.finish()?;
             result.with_context(|| describe_qrexec_exit(status))?;
+        }
+        Target::Tls {
+            addr,
+            identity,
+            pin,
+        } => {
+            let mut link = TlsClient::connect(
+                addr.as_str(),
+                identity,
+                *pin,
+                &mut *lock()?,
+                config,
+                TLS_CONNECT_TIMEOUT,
+            )
+            .with_context(|| format!("connecting to {addr} (TLS)"))?;
+            link.run(spool, stop)?;
         }
     }
     Ok(())
