@@ -171,17 +171,26 @@ fn enrolled_agent_delivers_over_tls_and_a_stranger_is_refused() {
     let data = dir.join("data");
     let addr = format!("127.0.0.1:{}", free_port());
     let manager_err = dir.join("manager.err");
-    let _manager = Running(
-        picket()
-            .args(["manager", "--listen-tls", &addr, "--tls-dir"])
-            .arg(&manager_tls)
-            .arg("--data-dir")
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stderr(std::fs::File::create(&manager_err).unwrap())
-            .spawn()
-            .expect("manager starts"),
-    );
+    let start_manager = || {
+        Running(
+            picket()
+                .args(["manager", "--listen-tls", &addr, "--tls-dir"])
+                .arg(&manager_tls)
+                .arg("--data-dir")
+                .arg(&data)
+                .stdin(Stdio::null())
+                .stderr(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&manager_err)
+                        .unwrap(),
+                )
+                .spawn()
+                .expect("manager starts"),
+        )
+    };
+    let mut manager = start_manager();
     let agent = |host: &str, log: &Path, tls: &Path| {
         Running(
             picket()
@@ -264,6 +273,33 @@ fn enrolled_agent_delivers_over_tls_and_a_stranger_is_refused() {
         assert_eq!(alert["host"], "laptop", "nothing stored from the stranger");
         assert!(!alert.to_string().contains("198.51.100.77"), "{alert}");
     }
+    // The manager goes down; lines written meanwhile wait in the agent's spool and arrive
+    // once it is back (the agent reconnects by itself).
+    drop(manager);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(failures("203.0.113.11", 30, 2).as_bytes())
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    manager = start_manager();
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while !alerts(&db)
+        .iter()
+        .any(|a| a.to_string().contains("203.0.113.11"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "lines spooled while the manager was down never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for alert in alerts(&db) {
+        assert_eq!(alert["host"], "laptop", "nothing stored from the stranger");
+    }
+    drop(manager);
+
     // The stranger saw its refusal too (not only the manager not listening yet).
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
