@@ -141,15 +141,7 @@ impl<'r> Ingest<'r> {
         let mut tx = store.batch()?;
         for Sequenced { seq, mut event } in batch {
             report.received += 1;
-            if event.host.as_deref() != Some(source) {
-                if let Some(claimed) = event.host.take() {
-                    report.host_mismatches += 1;
-                    event
-                        .picket
-                        .insert("claimed_host".into(), Value::from(claimed));
-                }
-                event.host = Some(source.to_string());
-            }
+            attribute(&mut event, source, &mut report);
             let key = Key {
                 source,
                 epoch,
@@ -161,35 +153,9 @@ impl<'r> Ingest<'r> {
                 continue;
             }
             report.stored += 1;
-            if event.event_type == "honeytoken" {
-                report.analysed += 1;
-                if let Some(alert) = honeytoken_alert(&event, min_alert_level) {
-                    tx.insert(key.part(1), &alert)?;
-                    report.alerts += 1;
-                }
-                continue;
-            }
-            let Some((line, location)) = analysed_line(&event) else {
-                continue;
-            };
-            report.analysed += 1;
-            let outcome = session.process(Input {
-                line: &line,
-                location: &location,
-                agent: source,
-                default_hostname: source,
-                time: event.timestamp,
-            });
-            if outcome.alert
-                && outcome
-                    .rule
-                    .as_ref()
-                    .is_some_and(|r| r.level < min_alert_level)
+            if let Some(alert) =
+                analyse_event(session, source, &event, min_alert_level, &mut report)
             {
-                report.below_alert_level += 1;
-                continue;
-            }
-            if let Some(alert) = alert_event(&outcome, &event) {
                 tx.insert(key.part(1), &alert)?;
                 report.alerts += 1;
             }
@@ -231,40 +197,8 @@ impl<'r> Ingest<'r> {
         let report = &mut analysed.report;
         for Sequenced { seq, mut event } in batch {
             report.received += 1;
-            if event.host.as_deref() != Some(source) {
-                if let Some(claimed) = event.host.take() {
-                    report.host_mismatches += 1;
-                    event
-                        .picket
-                        .insert("claimed_host".into(), Value::from(claimed));
-                }
-                event.host = Some(source.to_string());
-            }
-            let alert = if event.event_type == "honeytoken" {
-                report.analysed += 1;
-                honeytoken_alert(&event, min_alert_level)
-            } else {
-                analysed_line(&event).and_then(|(line, location)| {
-                    report.analysed += 1;
-                    let outcome = session.process(Input {
-                        line: &line,
-                        location: &location,
-                        agent: source,
-                        default_hostname: source,
-                        time: event.timestamp,
-                    });
-                    if outcome.alert
-                        && outcome
-                            .rule
-                            .as_ref()
-                            .is_some_and(|r| r.level < min_alert_level)
-                    {
-                        report.below_alert_level += 1;
-                        return None;
-                    }
-                    alert_event(&outcome, &event)
-                })
-            };
+            attribute(&mut event, source, report);
+            let alert = analyse_event(session, source, &event, min_alert_level, report);
             analysed.rows.push(AnalysedRow::new(seq, 0, &event));
             if let Some(alert) = alert {
                 report.alerts += 1;
@@ -313,6 +247,54 @@ impl<'r> Ingest<'r> {
         slot.last_used = now;
         &mut slot.session
     }
+}
+
+/// Store `event` under the authenticated `source`; a different name the payload claimed is
+/// kept as `picket.claimed_host` and counted, never believed.
+fn attribute(event: &mut Event, source: &str, report: &mut IngestReport) {
+    if event.host.as_deref() != Some(source) {
+        if let Some(claimed) = event.host.take() {
+            report.host_mismatches += 1;
+            event
+                .picket
+                .insert("claimed_host".into(), Value::from(claimed));
+        }
+        event.host = Some(source.to_string());
+    }
+}
+
+/// The alert one event raises, if any: the manager's own for a honeytoken open, else the
+/// host rules' verdict on its log line, kept only at or above `min_alert_level`.
+fn analyse_event(
+    session: &mut Session<'_>,
+    source: &str,
+    event: &Event,
+    min_alert_level: u8,
+    report: &mut IngestReport,
+) -> Option<Event> {
+    if event.event_type == "honeytoken" {
+        report.analysed += 1;
+        return honeytoken_alert(event, min_alert_level);
+    }
+    let (line, location) = analysed_line(event)?;
+    report.analysed += 1;
+    let outcome = session.process(Input {
+        line: &line,
+        location: &location,
+        agent: source,
+        default_hostname: source,
+        time: event.timestamp,
+    });
+    if outcome.alert
+        && outcome
+            .rule
+            .as_ref()
+            .is_some_and(|r| r.level < min_alert_level)
+    {
+        report.below_alert_level += 1;
+        return None;
+    }
+    alert_event(&outcome, event)
 }
 
 /// The line and location the host engine sees for `event`, if it analyses this kind.
