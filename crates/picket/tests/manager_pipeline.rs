@@ -3,42 +3,11 @@
 //! `picket alerts --json` reading what was stored.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Kills the process when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn picket() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_picket"))
-}
-
-fn alerts(db: &Path) -> Vec<serde_json::Value> {
-    let out = picket()
-        .args(["alerts", "--json", "-n", "1000", "--db"])
-        .arg(db)
-        .output()
-        .expect("picket alerts runs");
-    if !out.status.success() {
-        // The manager has not created the database yet.
-        return Vec::new();
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
-}
-
-fn sid(alert: &serde_json::Value) -> u64 {
-    alert["alert"]["signature_id"].as_u64().unwrap_or(0)
-}
+mod common;
+use common::{alerts, picket, sid, Running};
 
 #[test]
 fn brute_force_through_manager_is_stored_once_under_the_real_source() {

@@ -7,21 +7,11 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn picket() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_picket"))
-}
+mod common;
+use common::{picket, Running};
 
 /// The stored `response` events (`picket alerts` shows alerts only).
 fn responses(db: &Path) -> Vec<serde_json::Value> {
