@@ -411,45 +411,26 @@ impl Analytics {
         if !bad.is_empty() && !config.skip_malformed_list_lines {
             return Err(BuildError::MalformedLists(bad));
         }
+        Ok((Analytics::fresh(config, lists, policies), bad))
+    }
+
+    /// With the default configuration and no lists.
+    pub fn with_defaults() -> Analytics {
+        Analytics::fresh(Config::default(), Vec::new(), Vec::new())
+    }
+
+    /// Analytics that have seen nothing yet.
+    fn fresh(config: Config, lists: Vec<List>, policies: Vec<CompiledPolicy>) -> Analytics {
         let local = config
             .local_nets
             .iter()
             .filter_map(|s| Cidr::parse(s))
             .collect();
-        Ok((
-            Analytics {
-                config,
-                local,
-                lists,
-                policies,
-                clock_us: i64::MIN,
-                baselines: HashMap::new(),
-                beacons: HashMap::new(),
-                port_scans: HashMap::new(),
-                sweeps: HashMap::new(),
-                inbound_scans: HashMap::new(),
-                names: HashMap::new(),
-                dedup: HashMap::new(),
-                counters: Counters::default(),
-                beacon_ration: SweepRation::default(),
-                scan_ration: Default::default(),
-                dedup_ration: SweepRation::default(),
-            },
-            bad,
-        ))
-    }
-
-    /// With the default configuration and no lists.
-    pub fn with_defaults() -> Analytics {
         Analytics {
-            config: Config::default(),
-            local: Config::default()
-                .local_nets
-                .iter()
-                .filter_map(|s| Cidr::parse(s))
-                .collect(),
-            lists: Vec::new(),
-            policies: Vec::new(),
+            config,
+            local,
+            lists,
+            policies,
             clock_us: i64::MIN,
             baselines: HashMap::new(),
             beacons: HashMap::new(),
