@@ -212,6 +212,9 @@ pub struct IpPacket<'a> {
     /// The transport protocol (for a fragment, the protocol of the whole datagram).
     pub proto: u8,
     pub ttl: u8,
+    /// The IP header as sent: IPv4 with its options, IPv6 with the extension headers
+    /// walked (detection's `ipv4.hdr` and `ipv6.hdr` buffers).
+    pub header: &'a [u8],
     /// Transport header and payload (for a fragment: this fragment's bytes).
     pub payload: &'a [u8],
     /// Set when the datagram is cut short by the capture's snapshot length.
@@ -277,6 +280,7 @@ pub fn decode_ipv4<'a>(
         dst: IpAddr::V4(Ipv4Addr::new(data[16], data[17], data[18], data[19])),
         proto: data[9],
         ttl: data[8],
+        header: &data[..hlen],
         payload: &data[hlen..end],
         truncated,
         fragment,
@@ -345,6 +349,7 @@ pub fn decode_ipv6<'a>(
         dst: IpAddr::V6(Ipv6Addr::from(dst)),
         proto: walk.proto,
         ttl: data[7],
+        header: &data[..40 + walk.offset],
         payload: &body[walk.offset..],
         truncated,
         fragment: walk.fragment,
@@ -524,6 +529,42 @@ impl Transport<'_> {
             | Transport::Icmp { payload, .. }
             | Transport::Other { payload, .. } => payload,
         }
+    }
+}
+
+/// The transport header bytes of `data` (the bytes `transport` was decoded from): the
+/// TCP header with options, the UDP header, the ICMP header with its type's fixed fields.
+/// Empty for other protocols.
+pub fn transport_header<'a>(transport: &Transport<'_>, data: &'a [u8]) -> &'a [u8] {
+    let len = match *transport {
+        Transport::Tcp { payload, .. } => data.len().saturating_sub(payload.len()),
+        Transport::Udp { .. } => 8,
+        Transport::Icmp { v6, icmp_type, .. } => icmp_header_len(v6, icmp_type, data),
+        Transport::Other { .. } => 0,
+    };
+    &data[..len.min(data.len())]
+}
+
+/// Length of an ICMP message's header: the type's fixed fields before its data (RFC 792,
+/// RFC 950, RFC 1256). Error messages carry the offending datagram as data after 8 bytes.
+fn icmp_header_len(v6: bool, icmp_type: u8, data: &[u8]) -> usize {
+    if v6 {
+        return 8;
+    }
+    match icmp_type {
+        // Timestamp and timestamp reply: three 32-bit timestamps.
+        13 | 14 => 20,
+        // Address mask request and reply: the mask.
+        17 | 18 => 12,
+        // Router advertisement: one entry of `entry size` words per address.
+        9 => {
+            let (addrs, words) = (
+                usize::from(data.get(4).copied().unwrap_or(0)),
+                usize::from(data.get(5).copied().unwrap_or(0)),
+            );
+            8 + addrs * words * 4
+        }
+        _ => 8,
     }
 }
 

@@ -43,6 +43,11 @@ pub struct PacketView<'a> {
     pub icmp: Option<(u8, u8)>,
     /// The transport payload of this packet.
     pub payload: &'a [u8],
+    /// The IP header (IPv4 with options, IPv6 with extension headers); empty when the
+    /// view stands for no real packet (records flushed at flow end).
+    pub ip_header: &'a [u8],
+    /// The transport header (TCP with options, UDP, ICMP with its type's fixed fields).
+    pub l4_header: &'a [u8],
     /// The flow's app-layer protocol once a parser is attached (`http`, `dns`, `tls`, `ssh`).
     pub app_proto: Option<&'static str>,
 }

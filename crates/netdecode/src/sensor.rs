@@ -4,8 +4,9 @@
 use crate::community_id::{community_id_v1, icmp_ports};
 use crate::conn::{ConnSummary, EndpointState, ORIG, RESP};
 use crate::decode::{
-    decode_ipv4, decode_ipv6, decode_link, decode_transport, tcp_flags, walk_ipv6_extensions,
-    DecodeEvent, LinkKind, Network, Transport, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
+    decode_ipv4, decode_ipv6, decode_link, decode_transport, tcp_flags, transport_header,
+    walk_ipv6_extensions, DecodeEvent, LinkKind, Network, Transport, PROTO_ICMP, PROTO_ICMPV6,
+    PROTO_TCP, PROTO_UDP,
 };
 use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
 use crate::flow::{flow_id, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo};
@@ -321,7 +322,7 @@ impl Sensor {
                     self.transport(
                         ts,
                         link.vlan,
-                        (ip.src, ip.dst, ip.ttl, true),
+                        (ip.src, ip.dst, ip.ttl, true, ip.header),
                         proto,
                         &bytes[offset..],
                         false,
@@ -335,7 +336,7 @@ impl Sensor {
         self.transport(
             ts,
             link.vlan,
-            (ip.src, ip.dst, ip.ttl, false),
+            (ip.src, ip.dst, ip.ttl, false, ip.header),
             ip.proto,
             ip.payload,
             ip.truncated,
@@ -349,7 +350,7 @@ impl Sensor {
         &mut self,
         ts: Timestamp,
         vlan: [u16; 2],
-        (src, dst, ttl, reassembled): (IpAddr, IpAddr, u8, bool),
+        (src, dst, ttl, reassembled, ip_header): (IpAddr, IpAddr, u8, bool, &[u8]),
         proto: u8,
         bytes: &[u8],
         truncated: bool,
@@ -565,17 +566,28 @@ impl Sensor {
             self.app_events = events;
         }
         if self.inspector.is_some() {
-            self.inspect(slot, ts, dir, (src, dst, ttl, reassembled), &transport, out);
+            let l4_header = transport_header(&transport, bytes);
+            self.inspect(
+                slot,
+                ts,
+                dir,
+                (src, dst, ttl, reassembled),
+                (ip_header, l4_header),
+                &transport,
+                out,
+            );
         }
     }
 
     /// Offers the packet, then the app-layer records it completed, to the inspector.
+    #[allow(clippy::too_many_arguments)]
     fn inspect(
         &mut self,
         slot: usize,
         ts: Timestamp,
         dir: usize,
         (src, dst, ttl, reassembled): (IpAddr, IpAddr, u8, bool),
+        (ip_header, l4_header): (&[u8], &[u8]),
         transport: &Transport<'_>,
         out: &mut Vec<Event>,
     ) {
@@ -620,6 +632,8 @@ impl Sensor {
             tcp,
             icmp,
             payload: transport.payload(),
+            ip_header,
+            l4_header,
             app_proto: match &flow.app {
                 AppSlot::Attached(p) => Some(p.app_proto()),
                 _ => None,
@@ -635,6 +649,11 @@ impl Sensor {
             let mut e = alert_event(flow, ts, &v, None, host);
             e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
             e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
+            // Like Suricata, a packet alert names the ICMP message that raised it.
+            if let Some((t, c)) = icmp {
+                e.extra.insert("icmp_type".into(), Value::from(t));
+                e.extra.insert("icmp_code".into(), Value::from(c));
+            }
             out.push(e);
         }
         if self.app_events.is_empty() {
@@ -991,6 +1010,8 @@ fn inspect_flushed(
         tcp: None,
         icmp: None,
         payload: &[],
+        ip_header: &[],
+        l4_header: &[],
         app_proto: match &flow.app {
             AppSlot::Attached(p) => Some(p.app_proto()),
             _ => None,
@@ -1040,18 +1061,20 @@ fn alert_event(
             "to_client"
         }),
     );
-    e.extra.insert(
-        "flow".into(),
-        json!({
-            "pkts_toserver": flow.pkts[ORIG],
-            "pkts_toclient": flow.pkts[RESP],
-            "bytes_toserver": flow.bytes[ORIG],
-            "bytes_toclient": flow.bytes[RESP],
-            "start": flow.first_ts.to_string(),
-            "src_ip": flow.src().0.to_string(),
-            "dest_ip": flow.dst().0.to_string(),
-        }),
-    );
+    let mut flow_obj = json!({
+        "pkts_toserver": flow.pkts[ORIG],
+        "pkts_toclient": flow.pkts[RESP],
+        "bytes_toserver": flow.bytes[ORIG],
+        "bytes_toclient": flow.bytes[RESP],
+        "start": flow.first_ts.to_string(),
+        "src_ip": flow.src().0.to_string(),
+        "dest_ip": flow.dst().0.to_string(),
+    });
+    if matches!(flow.key.proto, PROTO_TCP | PROTO_UDP | 132) {
+        flow_obj["src_port"] = Value::from(flow.src().1);
+        flow_obj["dest_port"] = Value::from(flow.dst().1);
+    }
+    e.extra.insert("flow".into(), flow_obj);
     if let Some(event) = app.filter(|_| verdict.with_app) {
         e.extra.insert(event.event_type.into(), event.body.clone());
     }

@@ -83,7 +83,29 @@ const STICKY: &[(&str, &str, &[&str])] = &[
     ("ftp.command", "ftp", &[]),
     ("ftp.command_data", "ftp", &[]),
     ("base64_data", "", &[]),
+    ("ipv4.hdr", "", &[]),
+    ("ipv6.hdr", "", &[]),
+    ("tcp.hdr", "", &[]),
+    ("udp.hdr", "", &[]),
+    ("icmpv4.hdr", "", &[]),
+    ("icmpv6.hdr", "", &[]),
 ];
+
+/// Buffers every packet fills from its own headers: inspected with the packet, not with
+/// an app-layer record.
+pub const PACKET_HEADERS: &[&str] = &[
+    "ipv4.hdr",
+    "ipv6.hdr",
+    "tcp.hdr",
+    "udp.hdr",
+    "icmpv4.hdr",
+    "icmpv6.hdr",
+];
+
+/// Whether `buffer` is filled per packet (the payload or a header buffer).
+pub fn is_packet_buffer(buffer: &str) -> bool {
+    buffer == PAYLOAD || PACKET_HEADERS.contains(&buffer)
+}
 
 /// Legacy content modifiers: keyword → buffer the previous content moves to.
 const LEGACY_MODIFIERS: &[(&str, &str)] = &[

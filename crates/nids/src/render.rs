@@ -148,6 +148,15 @@ impl fmt::Display for Rule {
                     };
                     write!(f, " stream_size:{side},{op},{n};")?
                 }
+                HeaderCheck::IcmpId(x) => write!(f, " icmp_id:{x};")?,
+                HeaderCheck::IcmpSeq(x) => write!(f, " icmp_seq:{x};")?,
+                HeaderCheck::TcpMss(x) => write!(f, " tcp.mss:{x};")?,
+                HeaderCheck::Checksum(c, valid) => write!(
+                    f,
+                    " {}:{};",
+                    c.keyword(),
+                    if *valid { "valid" } else { "invalid" }
+                )?,
             }
         }
         if let Some((neg, p)) = &self.app_layer_protocol {

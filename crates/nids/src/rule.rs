@@ -61,6 +61,52 @@ pub enum HeaderCheck {
     Dsize(NumCmp),
     /// `stream_size:<client|server|both|either>,<op>,<n>`.
     StreamSize(String, NumCmp),
+    /// `icmp_id`: the identifier of an ICMP echo, timestamp, information or mask message.
+    IcmpId(NumCmp),
+    /// `icmp_seq`: the sequence number of the same messages.
+    IcmpSeq(NumCmp),
+    /// `tcp.mss`: the value of the TCP maximum segment size option, when present.
+    TcpMss(NumCmp),
+    /// `ipv4-csum`, `tcpv4-csum`, ... `:valid|invalid`: whether that header's checksum is
+    /// right (`true` asks for a valid one).
+    Checksum(Checksum, bool),
+}
+
+/// Which checksum a checksum keyword validates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Checksum {
+    Ipv4,
+    Tcpv4,
+    Tcpv6,
+    Udpv4,
+    Udpv6,
+    Icmpv4,
+    Icmpv6,
+}
+
+const CHECKSUMS: &[(&str, Checksum)] = &[
+    ("ipv4-csum", Checksum::Ipv4),
+    ("tcpv4-csum", Checksum::Tcpv4),
+    ("tcpv6-csum", Checksum::Tcpv6),
+    ("udpv4-csum", Checksum::Udpv4),
+    ("udpv6-csum", Checksum::Udpv6),
+    ("icmpv4-csum", Checksum::Icmpv4),
+    ("icmpv6-csum", Checksum::Icmpv6),
+];
+
+impl Checksum {
+    fn from_keyword(k: &str) -> Option<Checksum> {
+        CHECKSUMS.iter().find(|(n, _)| *n == k).map(|(_, c)| *c)
+    }
+
+    /// The rule keyword that asks for this checksum.
+    pub fn keyword(self) -> &'static str {
+        CHECKSUMS
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("", |(n, _)| *n)
+    }
 }
 
 /// `reference:<system>,<id>`.
@@ -159,15 +205,6 @@ const UNSUPPORTED: &[&str] = &[
     "flow.pkts",
     "flow.bytes",
     "flow.elephant",
-    "tcpv4-csum",
-    "tcpv6-csum",
-    "udpv4-csum",
-    "udpv6-csum",
-    "ipv4-csum",
-    "icmpv4-csum",
-    "icmpv6-csum",
-    "udp.hdr",
-    "tcp.hdr",
     "tld",
     "domain",
     "lua",
@@ -189,14 +226,6 @@ const UNSUPPORTED: &[&str] = &[
     "id",
     "ipopts",
     "sameip",
-    "tcp.mss",
-    "tcp.hdr",
-    "icmp_id",
-    "icmp_seq",
-    "icmpv4.hdr",
-    "icmpv6.hdr",
-    "ipv4.hdr",
-    "ipv6.hdr",
     "geoip",
     "app-layer-state",
     "ssl_state",
@@ -939,6 +968,31 @@ fn apply_option(
                 &format!("{prefix}{n}"),
                 255,
             )?));
+        }
+        "icmp_id" => rule.checks.push(HeaderCheck::IcmpId(NumCmp::parse(
+            need(v)?,
+            u64::from(u16::MAX),
+        )?)),
+        "icmp_seq" => rule.checks.push(HeaderCheck::IcmpSeq(NumCmp::parse(
+            need(v)?,
+            u64::from(u16::MAX),
+        )?)),
+        "tcp.mss" => rule.checks.push(HeaderCheck::TcpMss(NumCmp::parse(
+            need(v)?,
+            u64::from(u16::MAX),
+        )?)),
+        k if Checksum::from_keyword(k).is_some() => {
+            let valid = match need(v)?.trim() {
+                "valid" => true,
+                "invalid" => false,
+                o => {
+                    return Err(ErrorKind::InvalidValue(format!(
+                        "{k} takes `valid` or `invalid`, not `{o}`"
+                    )))
+                }
+            };
+            let c = Checksum::from_keyword(k).unwrap_or(Checksum::Ipv4);
+            rule.checks.push(HeaderCheck::Checksum(c, valid));
         }
         "ack" => rule.checks.push(HeaderCheck::Ack(num(v)?)),
         "seq" => rule.checks.push(HeaderCheck::Seq(num(v)?)),

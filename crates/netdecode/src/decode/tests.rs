@@ -325,3 +325,27 @@ fn no_input_prefix_panics() {
         }
     }
 }
+
+#[test]
+fn ip_and_transport_headers_are_handed_out_whole() {
+    // IPv4 / ICMP router advertisement with one address entry of two words:
+    // 09 00 9361 | 01 02 000a | 0e505442 00000000
+    let pkt = hex("45000024a1dd00000101b56a0e505442ffffffff 090093610102000a0e50544200000000");
+    let mut notes = Vec::new();
+    let ip = decode_ipv4(&pkt, false, &mut notes).unwrap();
+    assert_eq!(ip.header, &pkt[..20]);
+    let t = decode_transport(ip.proto, ip.payload, false, &mut notes).unwrap();
+    assert_eq!(
+        transport_header(&t, ip.payload).len(),
+        16,
+        "the address entries are part of the header"
+    );
+    // A TCP header with an MSS option: the whole 24 bytes, options included.
+    let tcp = hex("00140050000000000000000060022000bcc5000002040008");
+    let t = decode_transport(PROTO_TCP, &tcp, false, &mut notes).unwrap();
+    assert_eq!(transport_header(&t, &tcp), &tcp[..]);
+    // An echo request: 8 bytes of header, the rest is data.
+    let echo = hex("0800a2ea55150000 6162");
+    let t = decode_transport(PROTO_ICMP, &echo, false, &mut notes).unwrap();
+    assert_eq!(transport_header(&t, &echo), &echo[..8]);
+}

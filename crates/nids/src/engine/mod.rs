@@ -25,6 +25,7 @@
 
 pub mod addr;
 pub mod app;
+mod checksum;
 pub mod payload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,7 +34,7 @@ use std::net::IpAddr;
 use picket_netdecode::inspect::{AppView, Inspector, PacketView, Verdict};
 use serde_json::{json, Map, Value};
 
-use crate::buffers::PAYLOAD;
+use crate::buffers::{is_packet_buffer, PAYLOAD};
 use crate::classification::Classifications;
 use crate::header::{Action, Direction};
 use crate::keywords::{FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track};
@@ -176,7 +177,7 @@ fn unsupported_reason(rule: &Rule) -> Option<String> {
         return Some(o.keyword.clone());
     }
     for b in &rule.buffers {
-        if !app::SUPPORTED.contains(&b.buffer) {
+        if !app::SUPPORTED.contains(&b.buffer) && !is_packet_buffer(b.buffer) {
             return Some(b.buffer.to_string());
         }
         if let Some((t, _)) = b.transforms.iter().find(|(t, _)| !TRANSFORMS.contains(t)) {
@@ -304,7 +305,7 @@ impl Engine {
                     src: addr::AddrSet::from_expr(&lr.resolved.src),
                     dst: addr::AddrSet::from_expr(&lr.resolved.dst),
                     app: app_of(r),
-                    app_pass: r.buffers.iter().any(|b| b.buffer != PAYLOAD),
+                    app_pass: r.buffers.iter().any(|b| !is_packet_buffer(b.buffer)),
                     order,
                     flowbits,
                 }
@@ -400,7 +401,11 @@ impl Engine {
             src_port: p.sport,
             dst_port: p.dport,
         };
-        let bufs: [(&str, &[u8]); 1] = [(PAYLOAD, p.payload)];
+        let bufs: [(&str, &[u8]); 3] = [
+            (PAYLOAD, p.payload),
+            (ip_header_buffer(p), p.ip_header),
+            (l4_header_buffer(p), p.l4_header),
+        ];
         let mut cands = self.prefilter.candidates(&traffic, &bufs);
         self.indexed(p.src, p.dst, &mut cands);
         cands.retain(|&r| !self.info[r].app_pass);
@@ -612,6 +617,16 @@ impl Engine {
             let mut ok = false;
             let instances: Vec<&[u8]> = if b.buffer == PAYLOAD {
                 side.payload.into_iter().collect()
+            } else if is_packet_buffer(b.buffer) {
+                // Header buffers exist only for a real packet of that protocol.
+                [
+                    (ip_header_buffer(p), p.ip_header),
+                    (l4_header_buffer(p), p.l4_header),
+                ]
+                .into_iter()
+                .filter(|(n, h)| *n == b.buffer && !h.is_empty())
+                .map(|(_, h)| h)
+                .collect()
             } else {
                 side.buffers
                     .iter()
@@ -852,7 +867,74 @@ fn header_check(c: &HeaderCheck, p: &PacketView<'_>) -> bool {
         HeaderCheck::Dsize(crate::keywords::NumCmp::Ne(_)) if p.payload.is_empty() => false,
         HeaderCheck::Dsize(cmp) => cmp.matches(p.payload.len() as u64),
         HeaderCheck::StreamSize(..) => false,
+        HeaderCheck::IcmpId(cmp) => icmp_id_seq(p).is_some_and(|(id, _)| cmp.matches(id.into())),
+        HeaderCheck::IcmpSeq(cmp) => icmp_id_seq(p).is_some_and(|(_, seq)| cmp.matches(seq.into())),
+        HeaderCheck::TcpMss(cmp) => {
+            p.proto == 6 && tcp_mss(p.l4_header).is_some_and(|m| cmp.matches(m.into()))
+        }
+        HeaderCheck::Checksum(c, valid) => checksum::ok(*c, p) == Some(*valid),
     }
+}
+
+/// The name of the buffer holding the packet's IP header.
+fn ip_header_buffer(p: &PacketView<'_>) -> &'static str {
+    match p.ip_header.first().map(|b| b >> 4) {
+        Some(4) => "ipv4.hdr",
+        Some(6) => "ipv6.hdr",
+        _ => "",
+    }
+}
+
+/// The name of the buffer holding the packet's transport header.
+fn l4_header_buffer(p: &PacketView<'_>) -> &'static str {
+    match p.proto {
+        6 => "tcp.hdr",
+        17 => "udp.hdr",
+        1 => "icmpv4.hdr",
+        58 => "icmpv6.hdr",
+        _ => "",
+    }
+}
+
+/// Identifier and sequence number of an ICMP message that has them: echo and echo reply,
+/// timestamp, information and address mask messages (ICMPv6: echo and echo reply).
+fn icmp_id_seq(p: &PacketView<'_>) -> Option<(u16, u16)> {
+    let (t, _) = p.icmp?;
+    let has = match p.proto {
+        1 => matches!(t, 0 | 8 | 13..=18),
+        58 => matches!(t, 128 | 129),
+        _ => false,
+    };
+    let h = p.l4_header;
+    if !has || h.len() < 8 {
+        return None;
+    }
+    Some((
+        u16::from_be_bytes([h[4], h[5]]),
+        u16::from_be_bytes([h[6], h[7]]),
+    ))
+}
+
+/// The value of the MSS option in a TCP header, if it carries a well-formed one.
+fn tcp_mss(header: &[u8]) -> Option<u16> {
+    let mut opts = header.get(20..)?;
+    while let Some(&kind) = opts.first() {
+        match kind {
+            0 => return None,
+            1 => opts = &opts[1..],
+            _ => {
+                let len = usize::from(*opts.get(1)?);
+                if len < 2 || len > opts.len() {
+                    return None;
+                }
+                if kind == 2 {
+                    return (len == 4).then(|| u16::from_be_bytes([opts[2], opts[3]]));
+                }
+                opts = &opts[len..];
+            }
+        }
+    }
+    None
 }
 
 fn transform<'a>(

@@ -62,6 +62,10 @@ pub struct Args {
     /// TOML file with [address-groups] and [port-groups] for the rule variables.
     #[arg(long, value_name = "FILE")]
     vars: Option<PathBuf>,
+    /// Exit with an error when a rule is malformed, instead of skipping it (a rule whose
+    /// keyword picket does not implement is still only skipped).
+    #[arg(long)]
+    init_errors_fatal: bool,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -128,6 +132,16 @@ fn load_engine(args: &Args) -> Result<Option<picket_nids::Engine>> {
             s.error.keyword,
             s.error.kind
         );
+    }
+    if args.init_errors_fatal {
+        let malformed = ruleset
+            .skipped
+            .iter()
+            .filter(|s| !matches!(s.error.kind, picket_nids::ErrorKind::UnsupportedKeyword))
+            .count();
+        if malformed > 0 {
+            bail!("{malformed} malformed rule(s) and --init-errors-fatal");
+        }
     }
     let (loaded, skipped) = (ruleset.rules.len(), ruleset.skipped.len());
     let engine = Engine::new(

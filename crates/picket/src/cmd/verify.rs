@@ -255,6 +255,7 @@ struct SensorCaps {
     vars: bool,
     set: bool,
     classification: bool,
+    init_errors_fatal: bool,
 }
 
 /// One test, ready to run.
@@ -263,6 +264,8 @@ struct Plan {
     rules: Option<PathBuf>,
     vars: Option<String>,
     sets: Vec<String>,
+    /// Suricata's `--init-errors-fatal`: a malformed rule stops the run.
+    init_errors_fatal: bool,
     expected_exit: i64,
     checks: Vec<Value>,
     /// Extra EVE files the test's suricata.yaml configures: file name -> event types (empty:
@@ -457,6 +460,7 @@ fn sensor_caps(exe: &Path) -> SensorCaps {
         vars: help.contains("--vars"),
         set: help.contains("--set"),
         classification: help.contains("--classification"),
+        init_errors_fatal: help.contains("--init-errors-fatal"),
     }
 }
 
@@ -533,6 +537,9 @@ impl RunContext<'_> {
             let path = out.join("vars.toml");
             std::fs::write(&path, vars).map_err(|e| format!("writing vars: {e}"))?;
             cmd.arg("--vars").arg(path);
+        }
+        if plan.init_errors_fatal && self.caps.init_errors_fatal {
+            cmd.arg("--init-errors-fatal");
         }
         if self.caps.set {
             for s in &plan.sets {
@@ -650,6 +657,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
 
     // The command line Suricata would get.
     let mut ips = name.rsplit('/').next().is_some_and(|n| n.contains("ips"));
+    let mut init_errors_fatal = false;
     let mut sets = Vec::new();
     let args: Vec<String> = match config.get("args") {
         Some(Value::Array(a)) => a.iter().map(scalar_string).collect(),
@@ -671,6 +679,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
                 continue;
             }
             "--simulate-ips" => ips = true,
+            "--init-errors-fatal" => init_errors_fatal = true,
             "--engine-analysis" => {
                 return Err(na(
                     "engine analysis output (Suricata's rule introspection)".to_string()
@@ -795,6 +804,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
         rules,
         vars,
         sets: kept_sets,
+        init_errors_fatal,
         expected_exit,
         checks,
         outputs,
