@@ -15,6 +15,7 @@ pub mod fim;
 pub mod heartbeat;
 pub mod honeytoken;
 pub mod journal;
+pub mod signals;
 pub mod state;
 pub mod tail;
 

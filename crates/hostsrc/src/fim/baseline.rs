@@ -1,14 +1,16 @@
-//! The compact baseline: every watched path with its type, mode, owner, size, mtime and a
-//! 16-byte BLAKE3 prefix of its content (or of its target, for a symlink).
+//! The baseline: every watched path with its type, mode, owner, size, mtime and a 16-byte
+//! BLAKE3 prefix of its content (or of its target, for a symlink).
 //!
-//! Memory is what limits an agent in every qube, so the baseline is two flat vectors: one
-//! arena of path bytes and one array of fixed-size [`Entry`] records (56 bytes) sorted in walk
-//! order. 10,000 files cost about 1 MB; no per-path allocation, no hash table.
+//! Memory is what limits an agent in every qube, so the baseline lives in its state file, not
+//! in memory: records of 54 bytes plus the path, in walk order, read back through a small
+//! buffer. What stays in memory is an index of every 64th path (about 8 KB for 10,000 files)
+//! and the realtime updates not yet merged into the file (at most [`OVERLAY_LIMIT`] before
+//! the owner saves). Without a state file the same bytes are kept in memory.
 //!
 //! The order is that of a depth-first walk with each directory's names sorted by bytes, which
 //! is byte order with `/` counted as the smallest byte ([`cmp_paths`]). A check walks the tree in
-//! the same order and merges against the baseline as it goes, so it never holds a second
-//! baseline: it updates entries in place and merges adds and removes in at the end.
+//! the same order and merges against the stored baseline as it goes, writing the new one
+//! beside it: it holds one batch of the walk, never a baseline.
 //!
 //! Why BLAKE3: it is several times faster than SHA-256 on CPUs without SHA extensions, which is
 //! most of what runs Qubes, and keeping 128 bits of it still leaves a second preimage (what
@@ -18,11 +20,12 @@ use crate::Error;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
-use std::ffi::OsStr;
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::Metadata;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -405,21 +408,6 @@ fn hash_batch(batch: &mut [Snapshot], max_file_size: u64, threads: usize) {
     });
 }
 
-/// One stored path: 56 bytes, the path itself in the arena.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry {
-    path_off: u32,
-    path_len: u32,
-    size: u64,
-    mtime: i64,
-    hash: [u8; 16],
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    kind: u8,
-    hashed: bool,
-}
-
 /// A difference between the baseline and the file system.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -454,6 +442,10 @@ impl Change {
 
 /// What differs between two snapshots of one path; mtime alone is not a change.
 pub fn differences(before: &Snapshot, after: &Snapshot) -> Vec<&'static str> {
+    diff_attrs(&before.attrs(), &after.attrs())
+}
+
+fn diff_attrs(before: &Attrs, after: &Attrs) -> Vec<&'static str> {
     let mut what = Vec::new();
     if before.kind != after.kind {
         what.push("type");
@@ -489,20 +481,533 @@ pub struct WalkStats {
     pub modified: u64,
 }
 
-/// The baseline. See the module docs.
+/// The fixed part of one stored record; the path and a symlink's target follow it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Head {
+    path_len: u32,
+    target_len: u32,
+    size: u64,
+    mtime: i64,
+    hash: [u8; 16],
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    kind: u8,
+    hashed: bool,
+}
+
+/// Bytes of a [`Head`] as stored.
+const HEAD: usize = 54;
+/// Longest path or symlink target a stored record may hold (Linux's `PATH_MAX` is 4096), so
+/// a damaged file cannot make a reader allocate much.
+const MAX_FIELD: u32 = 64 * 1024;
+const MAGIC: &[u8; 8] = b"PKFIM02\n";
+/// Magic and record count.
+const HEADER: u64 = 16;
+/// One record in this many has its path and offset in the in-memory index.
+const INDEX_EVERY: u64 = 64;
+/// Realtime updates kept in memory before the owner should [`Baseline::save`] them.
+pub const OVERLAY_LIMIT: usize = 1024;
+/// What a [`Reader`] asks the store for at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+impl Head {
+    fn of(snap: &Snapshot) -> Head {
+        Head {
+            path_len: snap.path.as_os_str().len() as u32,
+            target_len: snap.target.as_ref().map_or(0, |t| t.len() as u32),
+            size: snap.size,
+            mtime: snap.mtime,
+            hash: snap.hash.unwrap_or_default(),
+            mode: snap.mode,
+            uid: snap.uid,
+            gid: snap.gid,
+            kind: snap.kind.code(),
+            hashed: snap.hash.is_some(),
+        }
+    }
+
+    fn encode(&self) -> [u8; HEAD] {
+        let mut r = [0u8; HEAD];
+        r[0..4].copy_from_slice(&self.path_len.to_le_bytes());
+        r[4..8].copy_from_slice(&self.target_len.to_le_bytes());
+        r[8..16].copy_from_slice(&self.size.to_le_bytes());
+        r[16..24].copy_from_slice(&self.mtime.to_le_bytes());
+        r[24..40].copy_from_slice(&self.hash);
+        r[40..44].copy_from_slice(&self.mode.to_le_bytes());
+        r[44..48].copy_from_slice(&self.uid.to_le_bytes());
+        r[48..52].copy_from_slice(&self.gid.to_le_bytes());
+        r[52] = self.kind;
+        r[53] = u8::from(self.hashed);
+        r
+    }
+
+    fn decode(r: &[u8]) -> Option<Head> {
+        let u32_at = |at: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(r.get(at..at + 4)?.try_into().ok()?))
+        };
+        let u64_at = |at: usize| -> Option<u64> {
+            Some(u64::from_le_bytes(r.get(at..at + 8)?.try_into().ok()?))
+        };
+        let head = Head {
+            path_len: u32_at(0)?,
+            target_len: u32_at(4)?,
+            size: u64_at(8)?,
+            mtime: u64_at(16)? as i64,
+            hash: r.get(24..40)?.try_into().ok()?,
+            mode: u32_at(40)?,
+            uid: u32_at(44)?,
+            gid: u32_at(48)?,
+            kind: *r.get(52)?,
+            hashed: *r.get(53)? != 0,
+        };
+        (head.path_len <= MAX_FIELD && head.target_len <= MAX_FIELD).then_some(head)
+    }
+}
+
+/// What [`differences`] compares.
+#[derive(Debug, Clone, Copy)]
+struct Attrs {
+    kind: Kind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    hash: Option<[u8; 16]>,
+}
+
+impl Snapshot {
+    fn attrs(&self) -> Attrs {
+        Attrs {
+            kind: self.kind,
+            mode: self.mode,
+            uid: self.uid,
+            gid: self.gid,
+            size: self.size,
+            hash: self.hash,
+        }
+    }
+}
+
+/// One record read back, its buffers reused from record to record.
 #[derive(Debug, Default)]
+struct Rec {
+    head: Head,
+    path: Vec<u8>,
+    target: Vec<u8>,
+}
+
+impl Rec {
+    fn attrs(&self) -> Attrs {
+        Attrs {
+            kind: Kind::from_code(self.head.kind),
+            mode: self.head.mode,
+            uid: self.head.uid,
+            gid: self.head.gid,
+            size: self.head.size,
+            hash: self.head.hashed.then_some(self.head.hash),
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        let kind = Kind::from_code(self.head.kind);
+        Snapshot {
+            path: PathBuf::from(OsStr::from_bytes(&self.path)),
+            kind,
+            mode: self.head.mode,
+            uid: self.head.uid,
+            gid: self.head.gid,
+            size: self.head.size,
+            mtime: self.head.mtime,
+            hash: self.head.hashed.then_some(self.head.hash),
+            target: (kind == Kind::Symlink && self.head.hashed).then(|| self.target.clone()),
+        }
+    }
+}
+
+/// Where the records are: the state file, or (without one) the same bytes in memory.
+#[derive(Debug)]
+enum Store {
+    File { file: std::fs::File, path: PathBuf },
+    Memory(Vec<u8>),
+}
+
+impl Store {
+    fn len(&self) -> u64 {
+        match self {
+            Store::File { file, .. } => file.metadata().map_or(0, |m| m.len()),
+            Store::Memory(bytes) => bytes.len() as u64,
+        }
+    }
+
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        match self {
+            Store::File { file, .. } => loop {
+                match file.read_at(buf, offset) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    other => return other,
+                }
+            },
+            Store::Memory(bytes) => {
+                let start = usize::try_from(offset).map_or(bytes.len(), |o| o.min(bytes.len()));
+                let n = buf.len().min(bytes.len() - start);
+                buf[..n].copy_from_slice(&bytes[start..start + n]);
+                Ok(n)
+            }
+        }
+    }
+
+    fn name(&self) -> PathBuf {
+        match self {
+            Store::File { path, .. } => path.clone(),
+            Store::Memory(_) => PathBuf::from("<in-memory FIM baseline>"),
+        }
+    }
+
+    fn damaged(&self, reason: &str) -> Error {
+        Error::BadState {
+            path: self.name(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads records one after another from an offset, through a small buffer.
+#[derive(Debug)]
+struct Reader<'a> {
+    store: &'a Store,
+    /// Store offset of `buf[0]`.
+    pos: u64,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<'a> Reader<'a> {
+    fn new(store: &'a Store, from: u64) -> Self {
+        Reader {
+            store,
+            pos: from,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// Store offset of the next record.
+    fn offset(&self) -> u64 {
+        self.pos + self.start as u64
+    }
+
+    /// At least `n` unread bytes in the buffer; false if the store ends first.
+    fn fill(&mut self, n: usize) -> Result<bool, Error> {
+        while self.end - self.start < n {
+            if self.eof {
+                return Ok(false);
+            }
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.pos += self.start as u64;
+                self.end -= self.start;
+                self.start = 0;
+            }
+            let want = (self.end + READ_CHUNK).max(n);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            let got = self
+                .store
+                .read_at(&mut self.buf[self.end..], self.pos + self.end as u64)
+                .map_err(|e| Error::io(self.store.name(), e))?;
+            if got == 0 {
+                self.eof = true;
+            }
+            self.end += got;
+        }
+        Ok(true)
+    }
+
+    /// Read the next record into `rec`; false at the end of the store.
+    fn next_into(&mut self, rec: &mut Rec) -> Result<bool, Error> {
+        if !self.fill(HEAD)? {
+            return if self.end == self.start {
+                Ok(false)
+            } else {
+                Err(self.store.damaged("truncated record"))
+            };
+        }
+        let head = Head::decode(&self.buf[self.start..self.start + HEAD])
+            .ok_or_else(|| self.store.damaged("bad record"))?;
+        let len = HEAD + head.path_len as usize + head.target_len as usize;
+        if !self.fill(len)? {
+            return Err(self.store.damaged("truncated record"));
+        }
+        let path_at = self.start + HEAD;
+        let target_at = path_at + head.path_len as usize;
+        rec.head = head;
+        rec.path.clear();
+        rec.path.extend_from_slice(&self.buf[path_at..target_at]);
+        rec.target.clear();
+        rec.target
+            .extend_from_slice(&self.buf[target_at..self.start + len]);
+        self.start += len;
+        Ok(true)
+    }
+}
+
+/// Every [`INDEX_EVERY`]th record's path and offset, so a lookup reads one small block.
+#[derive(Debug, Default)]
+struct Index {
+    keys: Vec<u8>,
+    /// (record offset, key offset in `keys`, key length)
+    marks: Vec<(u64, u32, u32)>,
+}
+
+impl Index {
+    fn add(&mut self, offset: u64, key: &[u8]) {
+        self.marks
+            .push((offset, self.keys.len() as u32, key.len() as u32));
+        self.keys.extend_from_slice(key);
+    }
+
+    fn key(&self, mark: &(u64, u32, u32)) -> &[u8] {
+        &self.keys[mark.1 as usize..(mark.1 + mark.2) as usize]
+    }
+
+    /// Offset from which a record with path `key` (or the first after it) is found.
+    fn start_for(&self, key: &[u8]) -> u64 {
+        let after = self
+            .marks
+            .partition_point(|m| cmp_paths(self.key(m), key) != Ordering::Greater);
+        match after.checked_sub(1) {
+            Some(i) => self.marks[i].0,
+            None => HEADER,
+        }
+    }
+
+    fn shrink(&mut self) {
+        self.keys.shrink_to_fit();
+        self.marks.shrink_to_fit();
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.keys.capacity() + self.marks.capacity() * std::mem::size_of::<(u64, u32, u32)>()
+    }
+}
+
+/// Where a [`Writer`] writes.
+#[derive(Debug)]
+enum Out {
+    /// A temporary sibling of `dest`, renamed over it when done.
+    File {
+        out: std::io::BufWriter<std::fs::File>,
+        tmp: PathBuf,
+        dest: PathBuf,
+    },
+    Memory(Vec<u8>),
+}
+
+/// Writes a new store in path order, indexing as it goes.
+#[derive(Debug)]
+struct Writer {
+    out: Out,
+    pos: u64,
+    count: u64,
+    last: Vec<u8>,
+    index: Index,
+    /// Records refused because they were not in order (a walk that broke it).
+    pub disordered: u64,
+}
+
+impl Writer {
+    fn memory() -> Writer {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        Writer::over(Out::Memory(bytes))
+    }
+
+    fn file(dest: &Path) -> Result<Writer, Error> {
+        let mut tmp = dest.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
+        let mut out = std::io::BufWriter::with_capacity(READ_CHUNK, file);
+        out.write_all(MAGIC)
+            .and_then(|_| out.write_all(&0u64.to_le_bytes()))
+            .map_err(|e| Error::io(&tmp, e))?;
+        Ok(Writer::over(Out::File {
+            out,
+            tmp,
+            dest: dest.to_path_buf(),
+        }))
+    }
+
+    fn over(out: Out) -> Writer {
+        Writer {
+            out,
+            pos: HEADER,
+            count: 0,
+            last: Vec::new(),
+            index: Index::default(),
+            disordered: 0,
+        }
+    }
+
+    fn push(&mut self, head: &Head, path: &[u8], target: &[u8]) -> Result<(), Error> {
+        if self.count > 0 && cmp_paths(&self.last, path) != Ordering::Less {
+            self.disordered += 1;
+            return Ok(());
+        }
+        if self.count % INDEX_EVERY == 0 {
+            self.index.add(self.pos, path);
+        }
+        let head = head.encode();
+        match &mut self.out {
+            Out::File { out, tmp, .. } => out
+                .write_all(&head)
+                .and_then(|_| out.write_all(path))
+                .and_then(|_| out.write_all(target))
+                .map_err(|e| Error::io(&*tmp, e))?,
+            Out::Memory(bytes) => {
+                bytes.extend_from_slice(&head);
+                bytes.extend_from_slice(path);
+                bytes.extend_from_slice(target);
+            }
+        }
+        self.pos += (HEAD + path.len() + target.len()) as u64;
+        self.count += 1;
+        self.last.clear();
+        self.last.extend_from_slice(path);
+        Ok(())
+    }
+
+    fn push_snapshot(&mut self, snap: &Snapshot) -> Result<(), Error> {
+        let target = snap.target.as_deref().unwrap_or_default();
+        self.push(&Head::of(snap), snap.path.as_os_str().as_bytes(), target)
+    }
+
+    fn push_rec(&mut self, rec: &Rec) -> Result<(), Error> {
+        self.push(&rec.head, &rec.path, &rec.target)
+    }
+
+    /// Write the count, make the new store durable and put it in place.
+    fn finish(self) -> Result<(Store, Index, u64), Error> {
+        let count = self.count.to_le_bytes();
+        let mut index = self.index;
+        index.shrink();
+        let store = match self.out {
+            Out::Memory(mut bytes) => {
+                bytes[8..16].copy_from_slice(&count);
+                bytes.shrink_to_fit();
+                Store::Memory(bytes)
+            }
+            Out::File { out, tmp, dest } => {
+                let file = out
+                    .into_inner()
+                    .map_err(|e| Error::io(&tmp, e.into_error()))?;
+                file.write_all_at(&count, 8)
+                    .and_then(|_| file.sync_all())
+                    .map_err(|e| Error::io(&tmp, e))?;
+                std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+                // The rename is durable only once the directory entry is.
+                if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    if let Ok(d) = std::fs::File::open(dir) {
+                        let _ = d.sync_all();
+                    }
+                }
+                Store::File { file, path: dest }
+            }
+        };
+        Ok((store, index, self.count))
+    }
+}
+
+/// A path in walk order, for the overlay of realtime updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Key(Vec<u8>);
+
+impl Ord for Key {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_paths(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for Key {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The baseline. See the module docs.
+#[derive(Debug)]
 pub struct Baseline {
-    arena: Vec<u8>,
-    entries: Vec<Entry>,
-    /// Arena bytes no longer referenced (removed paths); compacted when they dominate.
-    garbage: usize,
+    store: Store,
+    index: Index,
+    /// Paths recorded, counting the overlay.
+    len: u64,
+    /// Realtime updates not yet merged into the store: a path's new state, or `None` for a
+    /// path gone.
+    overlay: BTreeMap<Key, Option<Snapshot>>,
+}
+
+impl Default for Baseline {
+    fn default() -> Self {
+        let (store, index, _) = match Writer::memory().finish() {
+            Ok(done) => done,
+            // Finishing in memory does no I/O.
+            Err(_) => (Store::Memory(Vec::new()), Index::default(), 0),
+        };
+        Baseline::over(store, index, 0)
+    }
 }
 
 impl Baseline {
-    /// Walk `scope` and record everything. `on_dir` is called for each directory (the
-    /// watcher adds its inotify watches there).
+    fn over(store: Store, index: Index, len: u64) -> Baseline {
+        Baseline {
+            store,
+            index,
+            len,
+            overlay: BTreeMap::new(),
+        }
+    }
+
+    /// Walk `scope` and record everything, in memory. `on_dir` is called for each directory
+    /// (the watcher adds its inotify watches there).
     pub fn build(scope: &Scope, on_dir: &mut dyn FnMut(&Path)) -> (Baseline, WalkStats) {
-        let mut baseline = Baseline::default();
+        match Self::build_with(scope, on_dir, Writer::memory()) {
+            Ok(done) => done,
+            // Writing to memory does no I/O.
+            Err(_) => (Baseline::default(), WalkStats::default()),
+        }
+    }
+
+    /// Walk `scope` and record everything in the file at `path` (replaced atomically), which
+    /// the baseline then reads from: its memory is a small index, whatever the tree's size.
+    pub fn build_at(
+        scope: &Scope,
+        on_dir: &mut dyn FnMut(&Path),
+        path: &Path,
+    ) -> Result<(Baseline, WalkStats), Error> {
+        Self::build_with(scope, on_dir, Writer::file(path)?)
+    }
+
+    fn build_with(
+        scope: &Scope,
+        on_dir: &mut dyn FnMut(&Path),
+        mut writer: Writer,
+    ) -> Result<(Baseline, WalkStats), Error> {
         let mut stats = WalkStats::default();
         let mut walker = Walker::new(scope);
         loop {
@@ -513,204 +1018,262 @@ impl Baseline {
             for snap in &batch {
                 stats.entries += 1;
                 stats.hashed += u64::from(snap.hash.is_some() && snap.kind == Kind::File);
-                let entry = baseline.store(snap);
-                baseline.entries.push(entry);
+                writer.push_snapshot(snap)?;
             }
         }
-        stats.errors = walker.errors;
-        baseline.arena.shrink_to_fit();
-        baseline.entries.shrink_to_fit();
-        (baseline, stats)
+        stats.errors = walker.errors + writer.disordered;
+        let (store, index, count) = writer.finish()?;
+        Ok((Baseline::over(store, index, count), stats))
+    }
+
+    /// The baseline saved at `path`; `None` if there is none, or if the file is not one this
+    /// version wrote (a new baseline is built then).
+    pub fn open(path: &Path) -> Result<Option<Baseline>, Error> {
+        let file = match std::fs::OpenOptions::new().read(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        Ok(Self::validate(Store::File {
+            file,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// A baseline from the bytes [`Baseline::to_bytes`] gave; `None` if they are not that.
+    pub fn from_bytes(bytes: Vec<u8>) -> Option<Baseline> {
+        Self::validate(Store::Memory(bytes))
+    }
+
+    /// The stored form (the state file's content), with realtime updates merged in.
+    pub fn to_bytes(&mut self) -> Result<Vec<u8>, Error> {
+        self.save()?;
+        let mut bytes = vec![0u8; usize::try_from(self.store.len()).unwrap_or(0)];
+        let n = self
+            .store
+            .read_at(&mut bytes, 0)
+            .map_err(|e| Error::io(self.store.name(), e))?;
+        bytes.truncate(n);
+        Ok(bytes)
+    }
+
+    /// Read the whole store once: the header, every record in strict path order, the count;
+    /// and build the index on the way.
+    fn validate(store: Store) -> Option<Baseline> {
+        let mut header = [0u8; HEADER as usize];
+        if store.read_at(&mut header, 0).ok()? != header.len() || &header[..8] != MAGIC {
+            return None;
+        }
+        let count = u64::from_le_bytes(header[8..16].try_into().ok()?);
+        let mut index = Index::default();
+        let mut reader = Reader::new(&store, HEADER);
+        let mut rec = Rec::default();
+        let mut last = Vec::new();
+        let mut seen = 0u64;
+        loop {
+            let offset = reader.offset();
+            if !reader.next_into(&mut rec).ok()? {
+                break;
+            }
+            if seen > 0 && cmp_paths(&last, &rec.path) != Ordering::Less {
+                return None;
+            }
+            if seen % INDEX_EVERY == 0 {
+                index.add(offset, &rec.path);
+            }
+            seen += 1;
+            std::mem::swap(&mut last, &mut rec.path);
+        }
+        if seen != count {
+            return None;
+        }
+        index.shrink();
+        drop(reader);
+        Some(Baseline::over(store, index, count))
     }
 
     /// Number of paths recorded.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        usize::try_from(self.len).unwrap_or(usize::MAX)
     }
 
     /// Whether nothing is recorded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len == 0
     }
 
-    /// Heap bytes held.
+    /// Heap bytes held (the index, pending realtime updates, and the records themselves only
+    /// when there is no state file).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.entries.capacity() * std::mem::size_of::<Entry>()
-    }
-
-    fn store(&mut self, snap: &Snapshot) -> Entry {
-        let path = snap.path.as_os_str().as_bytes();
-        let path_off = self.arena.len() as u32;
-        self.arena.extend_from_slice(path);
-        if let Some(target) = &snap.target {
-            self.arena.push(0);
-            self.arena.extend_from_slice(target);
-        }
-        Entry {
-            path_off,
-            path_len: path.len() as u32,
-            size: if snap.kind == Kind::Symlink {
-                snap.target.as_ref().map_or(0, |t| t.len() as u64)
-            } else {
-                snap.size
-            },
-            mtime: snap.mtime,
-            hash: snap.hash.unwrap_or_default(),
-            mode: snap.mode,
-            uid: snap.uid,
-            gid: snap.gid,
-            kind: snap.kind.code(),
-            hashed: snap.hash.is_some(),
-        }
-    }
-
-    fn stored_len(e: &Entry) -> usize {
-        let extra = if Kind::from_code(e.kind) == Kind::Symlink && e.hashed {
-            1 + e.size as usize
-        } else {
-            0
+        let store = match &self.store {
+            Store::Memory(bytes) => bytes.capacity(),
+            Store::File { .. } => 0,
         };
-        e.path_len as usize + extra
+        let overlay: usize = self
+            .overlay
+            .iter()
+            .map(|(k, v)| {
+                k.0.capacity()
+                    + std::mem::size_of::<(Key, Option<Snapshot>)>()
+                    + v.as_ref().map_or(0, |s| s.path.capacity())
+            })
+            .sum();
+        store + self.index.heap_bytes() + overlay
     }
 
-    fn path_bytes(&self, e: &Entry) -> &[u8] {
-        &self.arena[e.path_off as usize..(e.path_off + e.path_len) as usize]
+    /// Realtime updates waiting for [`Baseline::save`].
+    pub fn pending(&self) -> usize {
+        self.overlay.len()
     }
 
-    /// The stored snapshot of entry `e`.
-    fn snapshot(&self, e: &Entry) -> Snapshot {
-        let kind = Kind::from_code(e.kind);
-        let target = (kind == Kind::Symlink && e.hashed).then(|| {
-            let start = (e.path_off + e.path_len + 1) as usize;
-            self.arena[start..start + e.size as usize].to_vec()
-        });
-        Snapshot {
-            path: PathBuf::from(OsStr::from_bytes(self.path_bytes(e))),
-            kind,
-            mode: e.mode,
-            uid: e.uid,
-            gid: e.gid,
-            size: e.size,
-            mtime: e.mtime,
-            hash: e.hashed.then_some(e.hash),
-            target,
+    fn stored(&self, key: &[u8]) -> Result<Option<Snapshot>, Error> {
+        let mut reader = Reader::new(&self.store, self.index.start_for(key));
+        let mut rec = Rec::default();
+        while reader.next_into(&mut rec)? {
+            match cmp_paths(&rec.path, key) {
+                Ordering::Less => continue,
+                Ordering::Equal => return Ok(Some(rec.snapshot())),
+                Ordering::Greater => break,
+            }
         }
+        Ok(None)
     }
 
-    fn search(&self, path: &[u8]) -> Result<usize, usize> {
-        self.entries
-            .binary_search_by(|e| cmp_paths(self.path_bytes(e), path))
-    }
-
-    /// The recorded state of `path`.
+    /// The recorded state of `path`. (A store that cannot be read back counts as holding
+    /// nothing there: the next full check rewrites it.)
     pub fn get(&self, path: &Path) -> Option<Snapshot> {
-        let i = self.search(path.as_os_str().as_bytes()).ok()?;
-        Some(self.snapshot(&self.entries[i]))
+        let key = path.as_os_str().as_bytes();
+        if let Some(pending) = self.overlay.get(&Key(key.to_vec())) {
+            return pending.clone();
+        }
+        self.stored(key).ok().flatten()
     }
 
     /// Record `now` as the state of `path` (or its absence, with `None`), and say what changed.
+    /// The update is kept in memory until [`Baseline::save`].
     pub fn update(&mut self, path: &Path, now: Option<&Snapshot>) -> Option<Change> {
-        let key = path.as_os_str().as_bytes();
-        match (self.search(key), now) {
-            (Ok(i), Some(now)) => {
-                let before = self.snapshot(&self.entries[i]);
-                let what = differences(&before, now);
-                if before.target == now.target && before.kind == now.kind {
-                    // Same stored length: overwrite the fields, keep the arena bytes.
-                    let mut entry = self.store_fields(self.entries[i], now);
-                    entry.path_off = self.entries[i].path_off;
-                    self.entries[i] = entry;
-                } else {
-                    self.garbage += Self::stored_len(&self.entries[i]);
-                    self.entries[i] = self.store(now);
-                }
-                self.maybe_compact();
+        let before = self.get(path);
+        if before.as_ref() == now {
+            return None;
+        }
+        let change = match (&before, now) {
+            (Some(before), Some(now)) => {
+                let what = differences(before, now);
                 (!what.is_empty()).then(|| Change::Modified {
-                    before,
+                    before: before.clone(),
                     after: now.clone(),
                     what,
                 })
             }
-            (Ok(i), None) => {
-                let before = self.snapshot(&self.entries[i]);
-                self.garbage += Self::stored_len(&self.entries[i]);
-                self.entries.remove(i);
-                self.maybe_compact();
-                Some(Change::Removed(before))
+            (Some(before), None) => {
+                self.len -= 1;
+                Some(Change::Removed(before.clone()))
             }
-            (Err(i), Some(now)) => {
-                let entry = self.store(now);
-                self.entries.insert(i, entry);
+            (None, Some(now)) => {
+                self.len += 1;
                 Some(Change::Added(now.clone()))
             }
-            (Err(_), None) => None,
-        }
-    }
-
-    fn store_fields(&self, old: Entry, snap: &Snapshot) -> Entry {
-        Entry {
-            path_off: old.path_off,
-            path_len: old.path_len,
-            size: if snap.kind == Kind::Symlink {
-                old.size
-            } else {
-                snap.size
-            },
-            mtime: snap.mtime,
-            hash: snap.hash.unwrap_or_default(),
-            mode: snap.mode,
-            uid: snap.uid,
-            gid: snap.gid,
-            kind: snap.kind.code(),
-            hashed: snap.hash.is_some(),
-        }
+            (None, None) => None,
+        };
+        self.overlay
+            .insert(Key(path.as_os_str().as_bytes().to_vec()), now.cloned());
+        change
     }
 
     /// Paths recorded strictly below directory `dir`.
     pub fn paths_below(&self, dir: &Path) -> Vec<PathBuf> {
         let mut key = dir.as_os_str().as_bytes().to_vec();
         key.push(b'/');
-        let start = match self.search(&key) {
-            Ok(i) | Err(i) => i,
-        };
-        self.entries[start..]
-            .iter()
-            .map(|e| self.path_bytes(e))
-            .take_while(|p| p.starts_with(&key))
-            .map(|p| PathBuf::from(OsStr::from_bytes(p)))
+        // Paths below `dir` are contiguous in walk order, from `dir/` on.
+        let mut found: BTreeMap<Key, ()> = BTreeMap::new();
+        let mut reader = Reader::new(&self.store, self.index.start_for(&key));
+        let mut rec = Rec::default();
+        while let Ok(true) = reader.next_into(&mut rec) {
+            if rec.path.starts_with(&key) {
+                found.insert(Key(rec.path.clone()), ());
+            } else if cmp_paths(&rec.path, &key) == Ordering::Greater {
+                break;
+            }
+        }
+        for (path, now) in self.overlay.range(Key(key.clone())..) {
+            if !path.0.starts_with(&key) {
+                break;
+            }
+            match now {
+                Some(_) => found.insert(path.clone(), ()),
+                None => found.remove(path),
+            };
+        }
+        found
+            .into_keys()
+            .map(|k| PathBuf::from(OsString::from_vec(k.0)))
             .collect()
     }
 
-    fn maybe_compact(&mut self) {
-        if self.garbage < 64 * 1024 || self.garbage < self.arena.len() / 2 {
-            return;
+    /// A writer for a new store of the same kind as this one.
+    fn rewriter(&self) -> Result<Writer, Error> {
+        match &self.store {
+            Store::File { path, .. } => Writer::file(path),
+            Store::Memory(_) => Ok(Writer::memory()),
         }
-        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
-        for e in &mut self.entries {
-            let len = Self::stored_len(e);
-            let start = e.path_off as usize;
-            let off = arena.len() as u32;
-            arena.extend_from_slice(&self.arena[start..start + len]);
-            e.path_off = off;
-        }
-        self.arena = arena;
-        self.garbage = 0;
     }
 
-    /// Walk `scope` again, hash everything, report each difference to `on_change`, and bring
-    /// the baseline up to date. It holds one batch of the walk at a time, never a second
-    /// baseline.
+    fn replace(&mut self, (store, index, count): (Store, Index, u64)) {
+        self.store = store;
+        self.index = index;
+        self.len = count;
+        self.overlay.clear();
+    }
+
+    /// Merge the realtime updates into the store (for a state file: write it anew and
+    /// rename it into place). Nothing to do when there are none.
+    pub fn save(&mut self) -> Result<(), Error> {
+        if self.overlay.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.rewriter()?;
+        let mut reader = Reader::new(&self.store, HEADER);
+        let mut rec = Rec::default();
+        let mut have = reader.next_into(&mut rec)?;
+        for (key, now) in &self.overlay {
+            while have && cmp_paths(&rec.path, &key.0) == Ordering::Less {
+                writer.push_rec(&rec)?;
+                have = reader.next_into(&mut rec)?;
+            }
+            if have && rec.path == key.0 {
+                // Replaced or removed by the update.
+                have = reader.next_into(&mut rec)?;
+            }
+            if let Some(snap) = now {
+                writer.push_snapshot(snap)?;
+            }
+        }
+        while have {
+            writer.push_rec(&rec)?;
+            have = reader.next_into(&mut rec)?;
+        }
+        drop(reader);
+        let done = writer.finish()?;
+        self.replace(done);
+        Ok(())
+    }
+
+    /// Walk `scope` again, hash everything, report each difference to `on_change`, and
+    /// write the baseline anew as it goes: the old one is read alongside the walk (both are in
+    /// walk order), so neither is ever held in memory, only one batch of the walk.
     pub fn check(
         &mut self,
         scope: &Scope,
         on_dir: &mut dyn FnMut(&Path),
         on_change: &mut dyn FnMut(Change),
-    ) -> WalkStats {
+    ) -> Result<WalkStats, Error> {
+        self.save()?;
+        let mut writer = self.rewriter()?;
         let mut stats = WalkStats::default();
         let mut walker = Walker::new(scope);
-        let mut cursor = 0usize;
-        let mut removed: Vec<usize> = Vec::new();
-        let mut added = Baseline::default();
+        let mut reader = Reader::new(&self.store, HEADER);
+        let mut rec = Rec::default();
+        let mut have = reader.next_into(&mut rec)?;
         loop {
             let batch = walker.next_batch(on_dir);
             if batch.is_empty() {
@@ -721,183 +1284,41 @@ impl Baseline {
                 stats.hashed += u64::from(snap.hash.is_some() && snap.kind == Kind::File);
                 let key = snap.path.as_os_str().as_bytes();
                 // Everything recorded before this path and not seen is gone.
-                while cursor < self.entries.len()
-                    && cmp_paths(self.path_bytes(&self.entries[cursor]), key) == Ordering::Less
-                {
-                    removed.push(cursor);
-                    cursor += 1;
+                while have && cmp_paths(&rec.path, key) == Ordering::Less {
+                    stats.removed += 1;
+                    on_change(Change::Removed(rec.snapshot()));
+                    have = reader.next_into(&mut rec)?;
                 }
-                let same =
-                    cursor < self.entries.len() && self.path_bytes(&self.entries[cursor]) == key;
-                if same {
-                    let before = self.snapshot(&self.entries[cursor]);
-                    let what = differences(&before, &snap);
-                    if before.target == snap.target && before.kind == snap.kind {
-                        self.entries[cursor] = self.store_fields(self.entries[cursor], &snap);
-                    } else {
-                        self.garbage += Self::stored_len(&self.entries[cursor]);
-                        self.entries[cursor] = self.store(&snap);
-                    }
-                    cursor += 1;
+                writer.push_snapshot(&snap)?;
+                if have && rec.path == key {
+                    let what = diff_attrs(&rec.attrs(), &snap.attrs());
                     if !what.is_empty() {
                         stats.modified += 1;
                         on_change(Change::Modified {
-                            before,
+                            before: rec.snapshot(),
                             after: snap,
                             what,
                         });
                     }
+                    have = reader.next_into(&mut rec)?;
                 } else {
-                    let entry = added.store(&snap);
-                    added.entries.push(entry);
                     stats.added += 1;
                     on_change(Change::Added(snap));
                 }
             }
         }
-        removed.extend(cursor..self.entries.len());
-        stats.errors = walker.errors;
-        stats.removed = removed.len() as u64;
-        for &i in &removed {
-            on_change(Change::Removed(self.snapshot(&self.entries[i])));
-            self.garbage += Self::stored_len(&self.entries[i]);
+        while have {
+            stats.removed += 1;
+            on_change(Change::Removed(rec.snapshot()));
+            have = reader.next_into(&mut rec)?;
         }
-        self.merge(&removed, added);
-        stats
-    }
-
-    /// Drop the entries at `removed` (ascending) and merge in `added` (sorted).
-    fn merge(&mut self, removed: &[usize], added: Baseline) {
-        if removed.is_empty() && added.entries.is_empty() {
-            self.maybe_compact();
-            return;
-        }
-        let mut gone = removed.iter().peekable();
-        let mut index = 0usize;
-        self.entries.retain(|_| {
-            let keep = gone.peek() != Some(&&index);
-            if !keep {
-                gone.next();
-            }
-            index += 1;
-            keep
-        });
-        let shift = self.arena.len() as u32;
-        self.arena.extend_from_slice(&added.arena);
-        let mut merged = Vec::with_capacity(self.entries.len() + added.entries.len());
-        let mut old = std::mem::take(&mut self.entries).into_iter().peekable();
-        for mut e in added.entries {
-            e.path_off += shift;
-            while let Some(o) = old.peek() {
-                if cmp_paths(self.path_bytes(o), self.path_bytes(&e)) == Ordering::Less {
-                    merged.push(*o);
-                    old.next();
-                } else {
-                    break;
-                }
-            }
-            merged.push(e);
-        }
-        merged.extend(old);
-        self.entries = merged;
-        self.maybe_compact();
-    }
-
-    /// Serialise for [`Baseline::read_from`], streaming: no second copy is made.
-    pub fn write_to<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
-        out.write_all(MAGIC)?;
-        out.write_all(&(self.entries.len() as u64).to_le_bytes())?;
-        out.write_all(&(self.arena.len() as u64).to_le_bytes())?;
-        for e in &self.entries {
-            let mut r = [0u8; RECORD];
-            r[0..4].copy_from_slice(&e.path_off.to_le_bytes());
-            r[4..8].copy_from_slice(&e.path_len.to_le_bytes());
-            r[8..16].copy_from_slice(&e.size.to_le_bytes());
-            r[16..24].copy_from_slice(&e.mtime.to_le_bytes());
-            r[24..40].copy_from_slice(&e.hash);
-            r[40..44].copy_from_slice(&e.mode.to_le_bytes());
-            r[44..48].copy_from_slice(&e.uid.to_le_bytes());
-            r[48..52].copy_from_slice(&e.gid.to_le_bytes());
-            r[52] = e.kind;
-            r[53] = u8::from(e.hashed);
-            out.write_all(&r)?;
-        }
-        out.write_all(&self.arena)
-    }
-
-    /// The serialised form in one buffer.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24 + self.entries.len() * RECORD + self.arena.len());
-        // Writing to a Vec cannot fail.
-        let _ = self.write_to(&mut out);
-        out
-    }
-
-    /// Read what [`Baseline::write_to`] wrote; `None` if it is not that.
-    pub fn from_bytes(bytes: &[u8]) -> Option<Baseline> {
-        Self::read_from(&mut &bytes[..])
-    }
-
-    /// Read what [`Baseline::write_to`] wrote, streaming; `None` if it is not that.
-    pub fn read_from<R: std::io::Read>(input: &mut R) -> Option<Baseline> {
-        let mut header = [0u8; 24];
-        input.read_exact(&mut header).ok()?;
-        if &header[..8] != MAGIC {
-            return None;
-        }
-        let u64_at = |b: &[u8], at: usize| -> Option<u64> {
-            Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-        };
-        let u32_at = |b: &[u8], at: usize| -> Option<u32> {
-            Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-        };
-        let count = usize::try_from(u64_at(&header, 8)?).ok()?;
-        let arena_len = usize::try_from(u64_at(&header, 16)?).ok()?;
-        // Sizes are checked against what can actually be read, not trusted for allocation.
-        let mut entries = Vec::with_capacity(count.min(1 << 20));
-        let mut r = [0u8; RECORD];
-        for _ in 0..count {
-            input.read_exact(&mut r).ok()?;
-            let mut hash = [0; 16];
-            hash.copy_from_slice(&r[24..40]);
-            entries.push(Entry {
-                path_off: u32_at(&r, 0)?,
-                path_len: u32_at(&r, 4)?,
-                size: u64_at(&r, 8)?,
-                mtime: u64_at(&r, 16)? as i64,
-                hash,
-                mode: u32_at(&r, 40)?,
-                uid: u32_at(&r, 44)?,
-                gid: u32_at(&r, 48)?,
-                kind: r[52],
-                hashed: r[53] != 0,
-            });
-        }
-        let mut arena = Vec::with_capacity(arena_len.min(1 << 26));
-        input.take(arena_len as u64).read_to_end(&mut arena).ok()?;
-        if arena.len() != arena_len || input.read(&mut [0u8; 1]).ok()? != 0 {
-            return None;
-        }
-        for e in &entries {
-            if (e.path_off as usize).checked_add(Self::stored_len(e))? > arena.len() {
-                return None;
-            }
-        }
-        let baseline = Baseline {
-            arena,
-            entries,
-            garbage: 0,
-        };
-        // Lookups rely on the order; a file that breaks it is not ours.
-        let sorted = baseline.entries.windows(2).all(|w| {
-            cmp_paths(baseline.path_bytes(&w[0]), baseline.path_bytes(&w[1])) == Ordering::Less
-        });
-        sorted.then_some(baseline)
+        stats.errors = walker.errors + writer.disordered;
+        drop(reader);
+        let done = writer.finish()?;
+        self.replace(done);
+        Ok(stats)
     }
 }
-
-const MAGIC: &[u8; 8] = b"PKFIM01\n";
-const RECORD: usize = 54;
 
 #[cfg(test)]
 mod tests {
@@ -910,8 +1331,79 @@ mod tests {
         assert_eq!(paths, ["/a", "/a/b", "/a/b/c", "/a-", "/a.c", "/ab"]);
     }
 
+    fn snap(path: &str, size: u64) -> Snapshot {
+        Snapshot {
+            path: PathBuf::from(path),
+            kind: Kind::File,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 1,
+            hash: Some([size as u8; 16]),
+            target: None,
+        }
+    }
+
     #[test]
-    fn entry_stays_small() {
-        assert!(std::mem::size_of::<Entry>() <= 56);
+    fn updates_are_seen_before_and_after_they_are_saved() {
+        let mut writer = Writer::memory();
+        for i in 0..300u64 {
+            writer
+                .push_snapshot(&snap(&format!("/r/f{i:04}"), i))
+                .expect("push");
+        }
+        let (store, index, count) = writer.finish().expect("finish");
+        let mut b = Baseline::over(store, index, count);
+        assert_eq!(b.get(Path::new("/r/f0200")), Some(snap("/r/f0200", 200)));
+        assert_eq!(b.get(Path::new("/r/f0200x")), None);
+        assert!(matches!(
+            b.update(Path::new("/r/f0200"), Some(&snap("/r/f0200", 7))),
+            Some(Change::Modified { .. })
+        ));
+        assert!(matches!(
+            b.update(Path::new("/r/f0100"), None),
+            Some(Change::Removed(_))
+        ));
+        assert!(matches!(
+            b.update(Path::new("/r/a"), Some(&snap("/r/a", 1))),
+            Some(Change::Added(_))
+        ));
+        for saved in [false, true] {
+            if saved {
+                b.save().expect("save");
+                assert_eq!(b.pending(), 0);
+            }
+            assert_eq!(b.len(), 300, "saved: {saved}");
+            assert_eq!(b.get(Path::new("/r/f0200")), Some(snap("/r/f0200", 7)));
+            assert_eq!(b.get(Path::new("/r/f0100")), None);
+            assert_eq!(b.get(Path::new("/r/a")), Some(snap("/r/a", 1)));
+            assert_eq!(b.paths_below(Path::new("/r")).len(), 300);
+        }
+        let bytes = b.to_bytes().expect("bytes");
+        let again = Baseline::from_bytes(bytes).expect("reads back");
+        assert_eq!(again.len(), 300);
+        assert_eq!(
+            again.get(Path::new("/r/f0299")),
+            Some(snap("/r/f0299", 299))
+        );
+    }
+
+    #[test]
+    fn damaged_stores_are_refused() {
+        let mut b = Baseline::default();
+        b.update(Path::new("/a"), Some(&snap("/a", 1)));
+        b.update(Path::new("/b"), Some(&snap("/b", 2)));
+        let bytes = b.to_bytes().expect("bytes");
+        assert!(Baseline::from_bytes(bytes.clone()).is_some());
+        for cut in 0..bytes.len() {
+            assert!(
+                Baseline::from_bytes(bytes[..cut].to_vec()).is_none(),
+                "cut {cut}"
+            );
+        }
+        let mut count_wrong = bytes.clone();
+        count_wrong[8] = 3;
+        assert!(Baseline::from_bytes(count_wrong).is_none());
     }
 }

@@ -13,9 +13,8 @@
 pub mod baseline;
 pub mod package;
 
-use crate::state::write_atomic;
 use crate::{Counters, Error, Source};
-use baseline::{Baseline, Change, Kind, Scope, Snapshot, Walker};
+use baseline::{Baseline, Change, Kind, Scope, Snapshot, Walker, OVERLAY_LIMIT};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use package::{PackageRun, PackageWatch};
@@ -244,7 +243,6 @@ pub struct FimSource {
     package: PackageWatch,
     run: Option<PackageRun>,
     ready: Vec<Event>,
-    state_path: Option<PathBuf>,
     unsaved: bool,
     last_save: Instant,
     next_check: Option<Instant>,
@@ -276,11 +274,7 @@ impl FimSource {
             None
         };
         let saved = match &state_path {
-            Some(p) => match std::fs::File::open(p) {
-                Ok(f) => Baseline::read_from(&mut std::io::BufReader::new(f)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(Error::io(p, e)),
-            },
+            Some(p) => Baseline::open(p)?,
             None => None,
         };
         let mut on_dir = |dir: &Path| {
@@ -301,13 +295,16 @@ impl FimSource {
                     } else {
                         more += 1;
                     }
-                });
+                })?;
                 ready.extend(changes.into_iter().map(|c| change_event(&c, "check")));
                 ready.push(summary_event("check", &stats, more, started.elapsed()));
                 baseline
             }
             None => {
-                let (baseline, stats) = Baseline::build(&scope, &mut on_dir);
+                let (baseline, stats) = match &state_path {
+                    Some(p) => Baseline::build_at(&scope, &mut on_dir, p)?,
+                    None => Baseline::build(&scope, &mut on_dir),
+                };
                 ready.push(summary_event("baseline", &stats, 0, started.elapsed()));
                 baseline
             }
@@ -325,7 +322,6 @@ impl FimSource {
             last_event: Instant::now(),
             run: None,
             ready,
-            state_path,
             unsaved: true,
             last_save: Instant::now(),
             next_check,
@@ -352,9 +348,11 @@ impl FimSource {
         &self.baseline
     }
 
+    /// Merge the realtime updates into the stored baseline (the state file, when there is
+    /// one; a full check has already rewritten it).
     fn save(&mut self) -> Result<(), Error> {
-        if let (Some(path), true) = (&self.state_path, self.unsaved) {
-            write_atomic(path, &self.baseline.to_bytes())?;
+        if self.unsaved {
+            self.baseline.save()?;
         }
         self.unsaved = false;
         self.last_save = Instant::now();
@@ -362,7 +360,7 @@ impl FimSource {
     }
 
     /// Run a full check now; changes go through the package-run aggregation like any other.
-    pub fn full_check(&mut self, out: &mut Vec<Event>) {
+    pub fn full_check(&mut self, out: &mut Vec<Event>) -> Result<(), Error> {
         let started = Instant::now();
         let mut changes = Vec::new();
         let mut more = 0u64;
@@ -381,12 +379,12 @@ impl FimSource {
             } else {
                 more += 1;
             }
-        });
+        })?;
         for change in changes {
             self.report(change, "check", out);
         }
         out.push(summary_event("check", &stats, more, started.elapsed()));
-        self.unsaved = true;
+        Ok(())
     }
 
     fn report(&mut self, change: Change, detected: &str, out: &mut Vec<Event>) {
@@ -562,8 +560,13 @@ impl Source for FimSource {
                     self.process_dirty(out);
                 }
             }
+            // A burst of changes (a package unpacking a tree) is merged into the stored
+            // baseline as it comes, so the updates held in memory stay few.
+            if self.baseline.pending() >= OVERLAY_LIMIT {
+                self.save()?;
+            }
             if self.next_check.is_some_and(|n| Instant::now() >= n) {
-                self.full_check(out);
+                self.full_check(out)?;
                 self.next_check = (self.config.full_check_interval > 0)
                     .then(|| Instant::now() + Duration::from_secs(self.config.full_check_interval));
             }
@@ -580,8 +583,8 @@ impl Source for FimSource {
     }
 
     fn checkpoint(&mut self) -> Result<(), Error> {
-        // Saving rewrites the whole baseline; during bursts of changes once in 10 s is plenty,
-        // since a change reported but not yet saved is only reported again.
+        // Saving rewrites the whole stored baseline; during bursts of changes once in 10 s is
+        // plenty, since a change reported but not yet saved is only reported again.
         if self.unsaved && self.last_save.elapsed() >= Duration::from_secs(10) {
             self.save()?;
         }

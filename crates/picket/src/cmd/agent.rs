@@ -7,6 +7,12 @@
 //! append them to an on-disk spool in the state directory (saved before each source's
 //! bookmark moves), and a link thread drains the spool through the transport client,
 //! reconnecting after errors. `--output` still writes JSON lines as well when given.
+//!
+//! The agent runs in every qube, so its resident memory counts. `picket agent` checks its
+//! arguments and configuration, then runs `picket-agent` (built beside it from
+//! `src/bin/picket-agent.rs`), which holds only this module: none of the manager, store,
+//! sensor or rule engines, no argument or TOML parser touched at start-up. Without that
+//! binary (or with `PICKET_AGENT_IN_PROCESS` set) the agent runs in this process.
 
 use anyhow::{Context, Result};
 use picket_event::{EveMode, Event};
@@ -15,6 +21,7 @@ use picket_hostsrc::fim::FimSource;
 use picket_hostsrc::heartbeat::{Heartbeat, Registry};
 use picket_hostsrc::honeytoken::HoneytokenSource;
 use picket_hostsrc::journal::JournalSource;
+use picket_hostsrc::signals::StopSignals;
 use picket_hostsrc::tail::Tailer;
 use picket_hostsrc::{Counters, Source};
 use picket_transport::client::{describe_qrexec_exit, ClientConfig, Link, QrexecClient, TlsClient};
@@ -76,14 +83,20 @@ pub enum Target {
         addr: String,
         identity: Box<Identity>,
         pin: Fingerprint,
+        /// The name the manager granted at enrolment, claimed in Hello.
+        name: Option<String>,
     },
 }
 
-/// The agent's TLS identity and manager pin from what `picket enroll` left in `dir`. A
-/// missing key is an error, not a new key: a key the manager never enrolled is refused anyway,
-/// and saying so here is clearer than a handshake failure.
-fn load_enrolment(dir: &Path) -> Result<(Identity, Fingerprint)> {
-    let pin_path = dir.join(super::enroll::MANAGER_PIN_FILE);
+/// File in the agent's TLS directory naming the pinned manager and the granted name:
+/// `<enrolment addr> <fingerprint> <name>` (older files lack the name).
+pub const MANAGER_PIN_FILE: &str = "manager.pin";
+
+/// The agent's TLS identity, manager pin and granted name from what `picket enroll` left in
+/// `dir`. A missing key is an error, not a new key: a key the manager never enrolled is
+/// refused anyway, and saying so here is clearer than a handshake failure.
+fn load_enrolment(dir: &Path) -> Result<(Identity, Fingerprint, Option<String>)> {
+    let pin_path = dir.join(MANAGER_PIN_FILE);
     let text = std::fs::read_to_string(&pin_path).with_context(|| {
         format!(
             "reading {} (enrol first: picket enroll --manager ... --dir {})",
@@ -91,13 +104,15 @@ fn load_enrolment(dir: &Path) -> Result<(Identity, Fingerprint)> {
             dir.display()
         )
     })?;
-    // `<enrolment addr> <fingerprint>`; the address is only where enrolment happened.
-    let pin: Fingerprint = text
-        .split_whitespace()
-        .nth(1)
+    // `<enrolment addr> <fingerprint> [<granted name>]`; the address is only where
+    // enrolment happened.
+    let mut fields = text.split_whitespace().skip(1);
+    let pin: Fingerprint = fields
+        .next()
         .with_context(|| format!("{}: no fingerprint", pin_path.display()))?
         .parse()
         .with_context(|| format!("{}: bad fingerprint", pin_path.display()))?;
+    let name = fields.next().map(str::to_owned);
     if !dir.join("identity.key").exists() || !dir.join("identity.crt").exists() {
         anyhow::bail!(
             "no agent key in {} (enrol first: picket enroll --manager ... --dir {})",
@@ -107,7 +122,7 @@ fn load_enrolment(dir: &Path) -> Result<(Identity, Fingerprint)> {
     }
     let (identity, _) = Identity::load_or_create(dir, "picket-agent")
         .with_context(|| format!("agent key in {}", dir.display()))?;
-    Ok((identity, pin))
+    Ok((identity, pin, name))
 }
 
 type Output = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -147,18 +162,85 @@ pub fn run(args: Args) -> Result<i32> {
         println!("{}: ok", args.config.display());
         return Ok(0);
     }
+    if let Some(lean) = lean_binary() {
+        exec_lean(&lean, &args, &config)?;
+    }
     reexec_without_huge_pages("picket agent")?;
+    start(&args, config)
+}
+
+/// Environment variable that keeps `picket agent` in its own process.
+pub const IN_PROCESS_ENV: &str = "PICKET_AGENT_IN_PROCESS";
+
+/// `picket-agent` beside this executable, unless told to stay in this process.
+fn lean_binary() -> Option<PathBuf> {
+    if std::env::var_os(IN_PROCESS_ENV).is_some() {
+        return None;
+    }
+    let lean = std::env::current_exe().ok()?.with_file_name("picket-agent");
+    lean.is_file().then_some(lean)
+}
+
+/// Replace this process with `picket-agent`, handing it the checked configuration as JSON
+/// (so it needs no TOML parser) and the arguments that say where records go. Returns only if
+/// the exec failed, after saying so.
+fn exec_lean(lean: &Path, args: &Args, config: &AgentConfig) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    let mut command = std::process::Command::new(lean);
+    command
+        .arg("--config-json")
+        .arg(serde_json::to_string(config).context("encoding the configuration")?);
+    let paths = [
+        ("--output", &args.output),
+        ("--manager-unix", &args.manager_unix),
+        ("--tls-dir", &args.tls_dir),
+    ];
+    for (flag, value) in paths {
+        if let Some(value) = value {
+            command.arg(flag).arg(value);
+        }
+    }
+    let texts = [
+        ("--manager-tls", &args.manager_tls),
+        ("--qrexec-target", &args.qrexec_target),
+        ("--source-name", &args.source_name),
+    ];
+    for (flag, value) in texts {
+        if let Some(value) = value {
+            command.arg(flag).arg(value);
+        }
+    }
+    // The allocator settings of `reexec_without_huge_pages`, without a second exec.
+    if std::env::var_os(THP_ENV).is_none() {
+        command.env(THP_ENV, "0");
+        command.env(
+            PURGE_ENV,
+            std::env::var_os(PURGE_ENV).unwrap_or_else(|| "0".into()),
+        );
+    }
+    let error = command.exec();
+    eprintln!(
+        "picket agent: running {} failed ({error}); running in this process",
+        lean.display()
+    );
+    Ok(())
+}
+
+/// The agent as `picket agent` and `picket-agent` run it, its arguments and configuration
+/// checked: stops on SIGINT, SIGTERM or SIGHUP, read by the main thread from a signalfd.
+pub fn start(args: &Args, config: AgentConfig) -> Result<i32> {
     let target = match (&args.manager_unix, &args.qrexec_target) {
         _ if args.manager_tls.is_some() => {
             let dir = args
                 .tls_dir
                 .as_deref()
                 .context("--manager-tls needs --tls-dir")?;
-            let (identity, pin) = load_enrolment(dir)?;
+            let (identity, pin, name) = load_enrolment(dir)?;
             Some(Target::Tls {
                 addr: args.manager_tls.clone().unwrap_or_default(),
                 identity: Box::new(identity),
                 pin,
+                name,
             })
         }
         (Some(path), _) => Some(Target::Unix {
@@ -172,13 +254,15 @@ pub fn run(args: Args) -> Result<i32> {
         (None, Some(qube)) => Some(Target::Qrexec(qube.clone())),
         (None, None) => None,
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst))
-            .context("installing the signal handler")?;
-    }
-    run_with(config, args.output.as_deref(), target, stop)
+    // Before any thread starts, so that every thread inherits the blocked signals.
+    let signals = StopSignals::install().context("setting up the stop signals")?;
+    run_inner(
+        config,
+        args.output.as_deref(),
+        target,
+        Arc::new(AtomicBool::new(false)),
+        Some(&signals),
+    )
 }
 
 /// The agent proper, once configured: runs until `stop` is set or a source fails. Records go
@@ -188,6 +272,17 @@ pub fn run_with(
     output: Option<&Path>,
     target: Option<Target>,
     stop: Arc<AtomicBool>,
+) -> Result<i32> {
+    run_inner(config, output, target, stop, None)
+}
+
+/// [`run_with`], also stopping when `signals` reads a stop signal.
+fn run_inner(
+    config: AgentConfig,
+    output: Option<&Path>,
+    target: Option<Target>,
+    stop: Arc<AtomicBool>,
+    signals: Option<&StopSignals>,
 ) -> Result<i32> {
     let out: Option<Box<dyn Write + Send>> = match output {
         Some(path) => Some(Box::new(std::io::BufWriter::new(
@@ -311,12 +406,22 @@ pub fn run_with(
         (Some(target), Some(spool)) => {
             let spool = spool.clone();
             let stop = stop.clone();
-            // The name claimed in Hello: the configured host, else the socket header's.
-            let name = config.host.clone().unwrap_or_else(|| match &target {
-                Target::Unix { source, .. } => source.clone(),
-                // Over qrexec and TLS the manager names the source itself.
-                Target::Qrexec(_) | Target::Tls { .. } => "localhost".into(),
-            });
+            // The name claimed in Hello, which the manager compares with the name it
+            // authenticated (a mismatch is alert 990001): over TLS the name granted at
+            // enrolment; else the configured host, else the socket header's name, else (over
+            // qrexec, where dom0 names the source) the host name, which in Qubes is the
+            // qube's name.
+            let name = match &target {
+                Target::Tls {
+                    name: Some(name), ..
+                } => name.clone(),
+                Target::Unix { source, .. } => config.host.clone().unwrap_or(source.clone()),
+                Target::Qrexec(_) | Target::Tls { .. } => config
+                    .host
+                    .clone()
+                    .or_else(own_host_name)
+                    .unwrap_or_else(|| "localhost".into()),
+            };
             Some(
                 std::thread::Builder::new()
                     .name("link".into())
@@ -331,7 +436,19 @@ pub fn run_with(
     // Wait for a stop signal or a source that cannot go on.
     let mut failure = None;
     while !stop.load(Ordering::SeqCst) {
-        match failed_rx.recv_timeout(Duration::from_millis(500)) {
+        let received = match signals {
+            Some(signals) => {
+                if signals.wait(Duration::from_secs(1)) {
+                    break;
+                }
+                failed_rx.try_recv().map_err(|e| match e {
+                    mpsc::TryRecvError::Empty => mpsc::RecvTimeoutError::Timeout,
+                    mpsc::TryRecvError::Disconnected => mpsc::RecvTimeoutError::Disconnected,
+                })
+            }
+            None => failed_rx.recv_timeout(Duration::from_millis(500)),
+        };
+        match received {
             Ok(message) => {
                 failure = Some(message);
                 break;
@@ -420,6 +537,7 @@ fn connect_and_run(
             addr,
             identity,
             pin,
+            ..
         } => {
             let mut link = TlsClient::connect(
                 addr.as_str(),
@@ -434,6 +552,13 @@ fn connect_and_run(
         }
     }
     Ok(())
+}
+
+/// This machine's host name, if it has one.
+fn own_host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 fn run_source(

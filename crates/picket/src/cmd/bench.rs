@@ -182,20 +182,18 @@ fn fim(args: FimArgs) -> Result<i32> {
     let cpu_start = cpu_seconds().unwrap_or(0.0);
     let wall = Instant::now();
     let (entries, hashed, changes) = if phase == "baseline" {
-        let (baseline, stats) = Baseline::build(&scope, &mut |_| {});
-        let file =
-            std::fs::File::create(&db).with_context(|| format!("creating {}", db.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        baseline
-            .write_to(&mut out)
-            .and_then(|_| std::io::Write::flush(&mut out))
+        // As the agent builds it: straight into its file, never whole in memory.
+        let (_, stats) = Baseline::build_at(&scope, &mut |_| {}, &db)
             .with_context(|| format!("writing {}", db.display()))?;
         (stats.entries, stats.hashed, String::new())
     } else {
-        let file = std::fs::File::open(&db).with_context(|| format!("opening {}", db.display()))?;
-        let mut baseline = Baseline::read_from(&mut std::io::BufReader::new(file))
+        let mut baseline = Baseline::open(&db)
+            .with_context(|| format!("opening {}", db.display()))?
             .with_context(|| format!("{} is not a picket FIM baseline", db.display()))?;
-        let stats = baseline.check(&scope, &mut |_| {}, &mut |_| {});
+        // As the agent checks: the stored baseline is read alongside the walk and rewritten.
+        let stats = baseline
+            .check(&scope, &mut |_| {}, &mut |_| {})
+            .with_context(|| format!("checking against {}", db.display()))?;
         let changes = format!(
             "\"added\":{},\"removed\":{},\"modified\":{},",
             stats.added, stats.removed, stats.modified

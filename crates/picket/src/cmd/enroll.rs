@@ -16,8 +16,7 @@ use picket_transport::tls::{self, Allowlist, Fingerprint, Identity};
 
 /// File in the manager's directory listing enrolled agents.
 pub const ALLOWLIST_FILE: &str = "allowlist";
-/// File in the agent's directory naming the pinned manager: `<addr> <fingerprint>`.
-pub const MANAGER_PIN_FILE: &str = "manager.pin";
+pub use super::agent::MANAGER_PIN_FILE;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,7 +67,9 @@ pub fn run(args: Args) -> Result<i32> {
     let granted = tls::enroll(manager.as_str(), &identity, pin, token, &name, timeout)
         .with_context(|| format!("enrolling with {manager}"))?;
     let pin_path = args.dir.join(MANAGER_PIN_FILE);
-    std::fs::write(&pin_path, format!("{manager} {pin}\n"))
+    // The granted name goes with the pin: the agent claims it in Hello, and a claim the
+    // manager did not grant raises an alert there.
+    std::fs::write(&pin_path, format!("{manager} {pin} {granted}\n"))
         .with_context(|| format!("writing {}", pin_path.display()))?;
     println!(
         "enrolled as {granted}\nagent certificate: sha256:{}{}\nmanager pinned in {}",
