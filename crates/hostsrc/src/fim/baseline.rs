@@ -16,8 +16,8 @@
 //! most of what runs Qubes, and keeping 128 bits of it still leaves a second preimage (what
 //! an attacker who wants an altered file to match would need) at 2^128 work.
 
+use super::glob::GlobSet;
 use crate::Error;
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -104,18 +104,8 @@ impl Scope {
     /// `roots` to watch, minus paths matching any of the `ignore` globs (matched against the
     /// whole path; `**/.cache` skips every `.cache` directory and what is under it).
     pub fn new(roots: &[PathBuf], ignore: &[String], max_file_size: u64) -> Result<Self, Error> {
-        let mut builder = GlobSetBuilder::new();
-        for pattern in ignore {
-            let glob = Glob::new(pattern).map_err(|e| Error::BadPattern {
-                pattern: pattern.clone(),
-                reason: e.kind().to_string(),
-            })?;
-            builder.add(glob);
-        }
-        let ignore = builder.build().map_err(|e| Error::BadPattern {
-            pattern: ignore.join(", "),
-            reason: e.to_string(),
-        })?;
+        let ignore = GlobSet::new(ignore)
+            .map_err(|(pattern, reason)| Error::BadPattern { pattern, reason })?;
         let mut roots: Vec<PathBuf> = roots.iter().map(|r| r.components().collect()).collect();
         roots.sort_by(|a, b| cmp_paths(a.as_os_str().as_bytes(), b.as_os_str().as_bytes()));
         roots.dedup();
@@ -142,7 +132,7 @@ impl Scope {
 
     /// Whether `path` is matched by an ignore pattern.
     pub fn is_ignored(&self, path: &Path) -> bool {
-        !self.ignore.is_empty() && self.ignore.is_match(path)
+        !self.ignore.is_empty() && self.ignore.is_match(path.as_os_str().as_bytes())
     }
 
     /// Whether `path` is under a root and under no ignored directory.
@@ -222,7 +212,7 @@ impl Snapshot {
     fn fill_content(&mut self, max_file_size: u64, buffer: &mut [u8]) {
         match self.kind {
             Kind::File if self.size <= max_file_size => {
-                self.hash = hash_file(&self.path, buffer);
+                self.hash = hash_file(&self.path, self.size, max_file_size, buffer);
             }
             Kind::Symlink => {
                 if let Ok(target) = std::fs::read_link(&self.path) {
@@ -278,9 +268,14 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn hash_file(path: &Path, buffer: &mut [u8]) -> Option<[u8; 16]> {
+/// The content hash of the file at `path`, which lstat said is a regular file of `size`
+/// bytes. Four system calls for a small file (open, one read, close, and the walk's lstat):
+/// most of the time of a baseline of small files is system calls.
+fn hash_file(path: &Path, size: u64, max_file_size: u64, buffer: &mut [u8]) -> Option<[u8; 16]> {
     // O_NOATIME keeps the check from touching every atime (allowed for the owner or root);
-    // O_NONBLOCK keeps a file swapped for a FIFO since lstat from hanging the walk.
+    // O_NONBLOCK keeps a file swapped for a FIFO since lstat from hanging the walk. A file
+    // swapped for something else is not stat-ed again: a directory fails to read, and
+    // reading stops past `max_file_size`, so a device cannot keep the walk reading.
     let open = |flags| {
         std::fs::OpenOptions::new()
             .read(true)
@@ -292,15 +287,22 @@ fn hash_file(path: &Path, buffer: &mut [u8]) -> Option<[u8; 16]> {
         Ok(f) => f,
         Err(_) => open(base).ok()?,
     };
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
     let mut hasher = blake3::Hasher::new();
+    let mut total = 0u64;
     loop {
         match file.read(buffer) {
             Ok(0) => break,
             Ok(n) => {
                 hasher.update(&buffer[..n]);
+                total += n as u64;
+                if total > max_file_size {
+                    return None;
+                }
+                // A regular file reads short only at its end: a short read that brings it to
+                // the size lstat gave needs no second read to see end of file.
+                if n < buffer.len() && total == size {
+                    break;
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => return None,

@@ -11,6 +11,7 @@
 //! found by the check it runs at its next start.
 
 pub mod baseline;
+pub mod glob;
 pub mod package;
 
 use crate::{Counters, Error, Source};
