@@ -88,6 +88,8 @@ pub struct DecoderCounters {
     /// Ended flows by app-layer protocol, named as Suricata's `app_layer.flow` counters
     /// name them (`dns_udp`, `failed_tcp`).
     pub app_flows: BTreeMap<&'static str, u64>,
+    /// Parser errors of ended flows, by the same names (`app_layer.error.<name>.parser`).
+    pub app_errors: BTreeMap<&'static str, u64>,
 }
 
 /// Decoder event names that Suricata's schema does not list; reported under `picket`.
@@ -873,6 +875,9 @@ impl Sensor {
             }
             if let Some(name) = app_flow_counter(&flow) {
                 *self.decoder.app_flows.entry(name).or_default() += 1;
+                if let AppSlot::Attached(parser) = &flow.app {
+                    *self.decoder.app_errors.entry(name).or_default() += parser.parse_errors();
+                }
             }
             out.push(flow_event(&flow, reason, self.config.host.as_deref()));
         }
@@ -908,6 +913,11 @@ impl Sensor {
             .map(|first| (self.now.as_micros() - first.as_micros()) / 1_000_000)
             .unwrap_or(0);
         let avg = d.bytes.checked_div(d.pkts).unwrap_or(0);
+        let mut app_errors = Map::new();
+        for name in ["dns_tcp", "dns_udp", "http", "ssh", "tls"] {
+            let n = d.app_errors.get(name).copied().unwrap_or(0);
+            app_errors.insert(name.to_string(), json!({ "parser": n }));
+        }
         let mut e = Event::new(ts, "stats");
         e.host = self.config.host.clone();
         e.body = json!({
@@ -939,6 +949,12 @@ impl Sensor {
                 // one `http` record, and (8.0) none for TLS's single per-flow state. DNS
                 // transactions are not counted here.
                 "tx": {"http": d.app_events.get("http").copied().unwrap_or(0), "tls": 0},
+                "error": Value::Object(app_errors),
+            },
+            // Picket never bypasses a flow; the counters say so, as Suricata's do.
+            "flow_bypassed": {
+                "local_pkts": 0, "local_bytes": 0, "local_capture_pkts": 0,
+                "local_capture_bytes": 0, "closed": 0, "pkts": 0, "bytes": 0,
             },
             "tcp": {
                 "reassembly_gap": r.gaps,

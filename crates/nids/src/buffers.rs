@@ -107,6 +107,22 @@ pub fn is_packet_buffer(buffer: &str) -> bool {
     buffer == PAYLOAD || PACKET_HEADERS.contains(&buffer)
 }
 
+/// Integer and enumerated app-layer keywords (`dns.opcode:4`): each inspects one value the
+/// app layer exposes as a buffer of the same name, with its protocols as in `STICKY`.
+const VALUE_KEYWORDS: &[(&str, &str)] = &[
+    ("dns.opcode", "dns|doh2|mdns|llmnr"),
+    ("tls.cert_chain_len", "tls"),
+    ("ssl_version", "tls"),
+];
+
+/// The buffer a value keyword inspects (its own name), if `keyword` is one.
+pub fn value_keyword(keyword: &str) -> Option<&'static str> {
+    VALUE_KEYWORDS
+        .iter()
+        .find(|(k, _)| *k == keyword)
+        .map(|(k, _)| *k)
+}
+
 /// Legacy content modifiers: keyword → buffer the previous content moves to.
 const LEGACY_MODIFIERS: &[(&str, &str)] = &[
     ("http_uri", "http.uri"),
@@ -164,7 +180,14 @@ pub fn buffer_protocol(buffer: &str) -> Option<&'static str> {
     STICKY
         .iter()
         .find(|(name, _, _)| *name == buffer)
-        .and_then(|(_, proto, _)| (!proto.is_empty()).then_some(*proto))
+        .map(|(_, proto, _)| *proto)
+        .or_else(|| {
+            VALUE_KEYWORDS
+                .iter()
+                .find(|(k, _)| *k == buffer)
+                .map(|(_, p)| *p)
+        })
+        .filter(|proto| !proto.is_empty())
 }
 
 /// The canonical transform name, if `keyword` is one.

@@ -168,6 +168,8 @@ impl fmt::Display for Rule {
                 if sticky_seen {
                     f.write_str(" pkt_data;")?;
                 }
+            } else if crate::buffers::value_keyword(bm.buffer).is_some() {
+                // A value keyword names its buffer itself (`dns.opcode:4;`).
             } else {
                 sticky_seen = true;
                 write!(f, " {};", bm.buffer)?;
@@ -269,6 +271,14 @@ impl fmt::Display for Rule {
                         write!(f, " byte_extract:{};", join(parts))?
                     }
                     Match::Bsize(c) => write!(f, " bsize:{c};")?,
+                    Match::Uint(c) => write!(f, " {}:{c};", bm.buffer)?,
+                    Match::OneOf(neg, names) => write!(
+                        f,
+                        " {}:{}{};",
+                        bm.buffer,
+                        if *neg { "!" } else { "" },
+                        names.join(",")
+                    )?,
                     Match::Asn1(a) => write!(f, " asn1:{a};")?,
                     Match::Absent(false) => f.write_str(" absent;")?,
                     Match::Absent(true) => f.write_str(" absent:or_else;")?,

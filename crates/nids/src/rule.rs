@@ -31,6 +31,12 @@ pub enum Match {
     /// be absent instead of matching the other inspections).
     Absent(bool),
     Asn1(Asn1),
+    /// An integer keyword (`dns.opcode:!0`, `tls.cert_chain_len:<4`): the app layer exposes
+    /// the value as a buffer named after the keyword, holding its decimal digits.
+    Uint(NumCmp),
+    /// An enumerated keyword (`ssl_version:!tls1.3,tls1.2`): the buffer named after the
+    /// keyword holds one name, which must be in the list (negated: must not be).
+    OneOf(bool, Vec<String>),
 }
 
 /// The inspections on one buffer, after its transforms.
@@ -201,7 +207,6 @@ impl Rule {
 /// Keywords Suricata knows that picket does not implement: a rule using one is skipped
 /// with `UnsupportedKeyword` rather than `UnknownKeyword`.
 const UNSUPPORTED: &[&str] = &[
-    "tls.cert_chain_len",
     "flow.pkts",
     "flow.bytes",
     "flow.elephant",
@@ -229,7 +234,6 @@ const UNSUPPORTED: &[&str] = &[
     "geoip",
     "app-layer-state",
     "ssl_state",
-    "ssl_version",
     "tls.store",
     "tls_cert_notbefore",
     "tls_cert_notafter",
@@ -286,7 +290,6 @@ const UNSUPPORTED: &[&str] = &[
     "bypass",
     "l3_proto",
     "tcp.flags",
-    "dns.opcode",
     "dns.rcode",
     "dns.rrtype",
     "dhcp.leasetime",
@@ -897,6 +900,23 @@ fn apply_option(
             };
             b.push_to(buffer, &[], Match::Content(c));
         }
+        "dns.opcode" | "tls.cert_chain_len" => {
+            let max = if key == "dns.opcode" {
+                15
+            } else {
+                u64::from(u32::MAX)
+            };
+            let cmp = NumCmp::parse(need(v)?, max)?;
+            b.push_to(
+                buffers::value_keyword(key).unwrap_or(PAYLOAD),
+                &[],
+                Match::Uint(cmp),
+            );
+        }
+        "ssl_version" => {
+            let (negated, names) = parse_ssl_versions(need(v)?)?;
+            b.push_to("ssl_version", &[], Match::OneOf(negated, names));
+        }
         "pkt_data" => {
             none(v)?;
             b.current = (PAYLOAD, Vec::new());
@@ -1105,6 +1125,38 @@ fn apply_option(
         _ => return Err(ErrorKind::UnknownKeyword),
     }
     Ok(())
+}
+
+/// `ssl_version:[!]v[,v...]`: the names Suricata accepts, canonical (`tls1.0`). A `!` on
+/// any name negates the whole list: the rule matches a version that is none of them.
+fn parse_ssl_versions(v: &str) -> Result<(bool, Vec<String>), ErrorKind> {
+    let mut negated = false;
+    let mut names = Vec::new();
+    for part in v.split(',') {
+        let part = part.trim();
+        let name = match part.strip_prefix('!') {
+            Some(n) => {
+                negated = true;
+                n.trim()
+            }
+            None => part,
+        };
+        let canonical = match name.to_ascii_lowercase().as_str() {
+            "sslv2" => "sslv2",
+            "sslv3" => "sslv3",
+            "tls1.0" => "tls1.0",
+            "tls1.1" => "tls1.1",
+            "tls1.2" => "tls1.2",
+            "tls1.3" => "tls1.3",
+            _ => {
+                return Err(ErrorKind::InvalidValue(format!(
+                    "unknown ssl_version `{name}`"
+                )))
+            }
+        };
+        names.push(canonical.to_string());
+    }
+    Ok((negated, names))
 }
 
 /// A rule may name one app-layer protocol: in the header, by its buffers, or by

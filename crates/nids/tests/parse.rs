@@ -443,3 +443,29 @@ fn newer_and_older_spellings() {
     parse_line("alert mdns any any -> any any (mdns.queries.rrname; content:\"_http\"; sid:1;)")
         .unwrap();
 }
+
+#[test]
+fn value_keywords_inspect_a_buffer_of_their_own_name() {
+    let r = ok(r#"dns.query; content:"x"; dns.opcode:!0; content:"y"; sid:1;"#);
+    assert_eq!(r.buffers[0].buffer, "dns.query");
+    assert_eq!(r.buffers[1].buffer, "dns.opcode");
+    assert_eq!(r.buffers[1].matches, [Match::Uint(NumCmp::Ne(0))]);
+    // The value keyword does not move the sticky buffer: `y` is still on dns.query.
+    assert_eq!(r.buffers[0].matches.len(), 2);
+    assert_eq!(r.app_layer(), Some("dns"));
+    let r = ok("ssl_version:!tls1.3,TLS1.2; tls.cert_chain_len:0<>4; sid:1;");
+    assert_eq!(
+        r.buffers[0].matches,
+        [Match::OneOf(true, vec!["tls1.3".into(), "tls1.2".into()])]
+    );
+    assert_eq!(r.buffers[1].matches, [Match::Uint(NumCmp::Between(0, 4))]);
+    assert_eq!(r.app_layer(), Some("tls"));
+    assert!(matches!(
+        fails(&format!("{H} (ssl_version:tls9; sid:1;)")).2,
+        ErrorKind::InvalidValue(_)
+    ));
+    assert!(matches!(
+        fails(&format!("{H} (dns.opcode:16; sid:1;)")).2,
+        ErrorKind::InvalidValue(_)
+    ));
+}

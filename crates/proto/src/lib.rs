@@ -73,6 +73,10 @@ pub trait AppParser: Send + std::fmt::Debug {
     fn gap(&mut self, _direction: Direction, _len: u64) {}
     /// The flow ended; flush anything still pending (for example a request with no response).
     fn finish(&mut self, _out: &mut Vec<AppEvent>) {}
+    /// Malformed input this parser met (Suricata's `app_layer.error.<proto>.parser`).
+    fn parse_errors(&self) -> u64 {
+        0
+    }
     /// Buffers for the rule engine that the EVE body does not carry (HTTP bodies of the
     /// last logged transaction), as `(buffer name, bytes)`.
     fn detect_buffers<'a>(&'a self, _out: &mut Vec<(&'static str, &'a [u8])>) {}

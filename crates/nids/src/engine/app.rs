@@ -40,6 +40,15 @@ pub const SUPPORTED: &[&str] = &[
     "tls.cert_issuer",
     "tls.cert_serial",
     "tls.cert_fingerprint",
+    "tls.subjectaltname",
+    "tls.alpn",
+    "tls.random",
+    "tls.random_time",
+    "tls.random_bytes",
+    "tls.certs",
+    "tls.cert_chain_len",
+    "ssl_version",
+    "dns.opcode",
     "ja3.hash",
     "ja3.string",
     "ja3s.hash",
@@ -131,6 +140,27 @@ fn header<'a>(headers: Option<&'a Value>, name: &str) -> Option<&'a str> {
         .and_then(|h| s(h, &["value"]))
 }
 
+/// The strings of a JSON array (none if it is not one).
+fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+}
+
+/// An EVE `tls.version` as the name `ssl_version` uses (TLS 1.3 drafts count as 1.3).
+fn ssl_version_name(v: &str) -> Option<&'static str> {
+    Some(match v {
+        "SSLv2" => "sslv2",
+        "SSLv3" => "sslv3",
+        "TLSv1" => "tls1.0",
+        "TLS 1.1" => "tls1.1",
+        "TLS 1.2" => "tls1.2",
+        v if v.starts_with("TLS 1.3") => "tls1.3",
+        _ => return None,
+    })
+}
+
 /// Request-side and response-side buffers of one app-layer record.
 pub fn buffers(
     event_type: &str,
@@ -220,6 +250,9 @@ pub fn buffers(
                 }
                 side.push(("dns.queries.rrname", n.as_bytes().to_vec()));
             }
+            if let Some(op) = body.get("opcode").and_then(Value::as_u64) {
+                side.push(("dns.opcode", op.to_string().into_bytes()));
+            }
         }
         "tls" => {
             push(&mut req, "tls.sni", s(body, &["sni"]));
@@ -232,6 +265,53 @@ pub fn buffers(
             push(&mut resp, "tls.cert_fingerprint", s(body, &["fingerprint"]));
             push(&mut resp, "ja3s.hash", s(body, &["ja3s", "hash"]));
             push(&mut resp, "ja3s.string", s(body, &["ja3s", "string"]));
+            for (key, side) in [("client_alpns", &mut req), ("server_alpns", &mut resp)] {
+                for a in strings(body.get(key)) {
+                    side.push(("tls.alpn", a.as_bytes().to_vec()));
+                }
+            }
+            for n in strings(body.get("subjectaltname")) {
+                resp.push(("tls.subjectaltname", n.as_bytes().to_vec()));
+            }
+            if let Some(v) = s(body, &["version"]).and_then(ssl_version_name) {
+                // Suricata's ssl_version looks at the version of the connection, whichever
+                // side the rule inspects.
+                req.push(("ssl_version", v.as_bytes().to_vec()));
+                resp.push(("ssl_version", v.as_bytes().to_vec()));
+            }
+            let mut chain_len = 0u64;
+            for (name, bytes) in extra {
+                let side = match *name {
+                    "tls.random.client"
+                    | "tls.certs.client"
+                    | "tls.client.subject"
+                    | "tls.client.issuerdn"
+                    | "tls.client.serial"
+                    | "tls.client.fingerprint" => &mut req,
+                    _ => &mut resp,
+                };
+                match *name {
+                    "tls.random.client" | "tls.random.server" if bytes.len() == 32 => {
+                        side.push(("tls.random", bytes.to_vec()));
+                        side.push(("tls.random_time", bytes[..4].to_vec()));
+                        side.push(("tls.random_bytes", bytes[4..].to_vec()));
+                    }
+                    "tls.certs.server" | "tls.certs.client" => {
+                        if *name == "tls.certs.server" {
+                            chain_len += 1;
+                        }
+                        side.push(("tls.certs", bytes.to_vec()));
+                    }
+                    "tls.client.subject" => side.push(("tls.cert_subject", bytes.to_vec())),
+                    "tls.client.issuerdn" => side.push(("tls.cert_issuer", bytes.to_vec())),
+                    "tls.client.serial" => side.push(("tls.cert_serial", bytes.to_vec())),
+                    "tls.client.fingerprint" => side.push(("tls.cert_fingerprint", bytes.to_vec())),
+                    _ => {}
+                }
+            }
+            if chain_len > 0 {
+                resp.push(("tls.cert_chain_len", chain_len.to_string().into_bytes()));
+            }
         }
         "ssh" => {
             for (key, side) in [("client", &mut req), ("server", &mut resp)] {

@@ -8,7 +8,9 @@
 //! Two passes feed it. Each packet is inspected as a packet (payload, headers, flow state)
 //! by rules that look at no app-layer buffer. Each app-layer record (an HTTP transaction,
 //! a DNS message, a TLS handshake, an SSH banner exchange) is inspected, request side then
-//! response side, by rules that look at one; such a rule alerts at most once per record.
+//! response side, by rules that look at one; such a rule alerts at most once per record and
+//! side, as Suricata keeps a transaction's detection state per direction (`ssl_version`
+//! holds on both sides of a TLS handshake, and a rule with no flow direction alerts twice).
 //!
 //! A rule using something the engine cannot evaluate (a sticky buffer it does not fill, a
 //! transform, `base64_decode`, a keyword kept only for syntax, an app-layer protocol with
@@ -428,7 +430,6 @@ impl Engine {
         } else {
             ((p.dst, p.dport), (p.src, p.sport))
         };
-        let mut fired: Vec<usize> = Vec::new();
         for (to_server, bufs) in [(true, &req), (false, &resp)] {
             if bufs.is_empty() {
                 continue;
@@ -453,7 +454,7 @@ impl Engine {
             };
             let mut cands = self.prefilter.candidates(&traffic, &view);
             self.indexed(src.0, dst.0, &mut cands);
-            cands.retain(|&r| self.info[r].app_pass && !fired.contains(&r));
+            cands.retain(|&r| self.info[r].app_pass);
             let side = Side {
                 src,
                 dst,
@@ -461,10 +462,7 @@ impl Engine {
                 buffers: bufs,
                 payload,
             };
-            let before = out.len();
-            let matched = self.run(cands, p, &side, true, out);
-            fired.extend(matched);
-            debug_assert!(out.len() >= before);
+            self.run(cands, p, &side, true, out);
         }
     }
 

@@ -175,6 +175,16 @@ impl<'r, 'c> Inspect<'r, 'c> {
             // The buffer exists (absence is decided by the caller): `absent` fails unless
             // `or_else` lets the other inspections decide.
             Match::Absent(or_else) => *or_else && self.at(ms, base, i + 1, data, cursor),
+            Match::Uint(cmp) => {
+                let value = std::str::from_utf8(data)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok());
+                value.is_some_and(|v| cmp.matches(v)) && self.at(ms, base, i + 1, data, cursor)
+            }
+            Match::OneOf(negated, names) => {
+                let listed = names.iter().any(|n| n.as_bytes() == data);
+                listed != *negated && self.at(ms, base, i + 1, data, cursor)
+            }
             // Refused at engine build; never reached.
             Match::Base64Decode(_) | Match::Asn1(_) => false,
         }

@@ -21,6 +21,7 @@ pub const CONTENT_HEARTBEAT: u8 = 24;
 pub const HS_CLIENT_HELLO: u8 = 1;
 pub const HS_SERVER_HELLO: u8 = 2;
 pub const HS_CERTIFICATE: u8 = 11;
+pub const HS_CERTIFICATE_REQUEST: u8 = 13;
 pub const HS_SERVER_HELLO_DONE: u8 = 14;
 
 pub const EXT_SNI: u16 = 0x0000;
@@ -92,6 +93,7 @@ pub fn parse_handshake(buf: &[u8]) -> Result<(u8, &[u8], usize), ParseError> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientHello {
     pub legacy_version: u16,
+    pub random: [u8; 32],
     pub session_id: Vec<u8>,
     pub ciphers: Vec<u16>,
     /// Extension types in wire order, GREASE included (fingerprints filter it).
@@ -107,6 +109,7 @@ pub struct ClientHello {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerHello {
     pub legacy_version: u16,
+    pub random: [u8; 32],
     pub session_id: Vec<u8>,
     pub cipher: u16,
     pub extensions: Vec<u16>,
@@ -175,7 +178,7 @@ pub fn parse_client_hello(body: &[u8]) -> Result<ClientHello, ParseError> {
         legacy_version: c.u16().map_err(e)?,
         ..Default::default()
     };
-    c.skip(32).map_err(e)?;
+    ch.random.copy_from_slice(c.take(32).map_err(e)?);
     ch.session_id = c.vec8().map_err(e)?.to_vec();
     ch.ciphers = u16_list(c.vec16().map_err(e)?, "tls cipher suites")?;
     c.vec8().map_err(e)?; // compression methods
@@ -230,7 +233,8 @@ pub fn parse_server_hello(body: &[u8]) -> Result<ServerHello, ParseError> {
         legacy_version: c.u16().map_err(e)?,
         ..Default::default()
     };
-    sh.hello_retry = c.take(32).map_err(e)? == HRR_RANDOM;
+    sh.random.copy_from_slice(c.take(32).map_err(e)?);
+    sh.hello_retry = sh.random == HRR_RANDOM;
     // TLS 1.3 drafts up to 21 name their version here and have neither a session id nor
     // a compression method; later drafts and RFC 8446 went back to the TLS 1.2 layout.
     let early_draft = sh.legacy_version == 0x0304 || (0x7f00..=0x7f15).contains(&sh.legacy_version);

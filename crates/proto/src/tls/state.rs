@@ -35,6 +35,11 @@ pub struct Handshake {
     /// The leaf certificate the server sent, if it parsed.
     pub server_cert: Option<CertInfo>,
     pub server_cert_count: usize,
+    /// The server asked for a client certificate (TLS 1.2 and earlier).
+    pub cert_request: bool,
+    /// The leaf certificate the client sent, if it parsed.
+    pub client_cert: Option<CertInfo>,
+    pub client_cert_count: usize,
     pub session_resumed: bool,
     pub hello_retry: bool,
 }
@@ -44,6 +49,9 @@ pub struct TlsParser {
     sides: [Side; 2],
     hs: Handshake,
     logged: bool,
+    /// The DER certificates of each side (server, client), kept only until the handshake
+    /// record has been inspected: rules on `tls.certs` read them, EVE does not.
+    certs: [Vec<Vec<u8>>; 2],
     pub stats: TlsStats,
 }
 
@@ -116,11 +124,28 @@ impl TlsParser {
                     Ok(certs) => {
                         self.hs.server_cert_count = certs.len();
                         self.hs.server_cert = certs.first().and_then(|c| parse_certificate(c).ok());
+                        self.certs[0] = certs.iter().map(|c| c.to_vec()).collect();
                     }
                     Err(_) => self.stats.malformed += 1,
                 }
             }
-            (Direction::ToClient, HS_SERVER_HELLO_DONE) => self.log(out),
+            (Direction::ToServer, HS_CERTIFICATE) if self.hs.client_cert_count == 0 => {
+                match parse_certificate_list(body) {
+                    Ok(certs) => {
+                        self.hs.client_cert_count = certs.len();
+                        self.hs.client_cert = certs.first().and_then(|c| parse_certificate(c).ok());
+                        self.certs[1] = certs.iter().map(|c| c.to_vec()).collect();
+                    }
+                    Err(_) => self.stats.malformed += 1,
+                }
+                if self.hs.cert_request {
+                    self.log(out);
+                }
+            }
+            (Direction::ToClient, HS_CERTIFICATE_REQUEST) => self.hs.cert_request = true,
+            // A server that asked for a client certificate has not finished the handshake
+            // until the client answers: the record waits for the client's Certificate.
+            (Direction::ToClient, HS_SERVER_HELLO_DONE) if !self.hs.cert_request => self.log(out),
             _ => {}
         }
     }
@@ -199,6 +224,10 @@ impl AppParser for TlsParser {
     }
 
     fn feed(&mut self, direction: Direction, data: &[u8], out: &mut Vec<AppEvent>) {
+        if self.logged && !self.certs.iter().all(Vec::is_empty) {
+            // The record was inspected when it was logged; nothing reads the DER after.
+            self.certs = Default::default();
+        }
         let i = idx(direction);
         if self.sides[i].stopped || (self.sides[i].encrypted && self.logged) {
             return;
@@ -240,5 +269,33 @@ impl AppParser for TlsParser {
 
     fn finish(&mut self, out: &mut Vec<AppEvent>) {
         self.log(out);
+    }
+
+    fn parse_errors(&self) -> u64 {
+        self.stats.malformed + self.stats.too_large
+    }
+
+    /// The hello randoms, every certificate of each side (`tls.certs` on the server's and
+    /// the client's), and the client certificate's fields, which the EVE record (Suricata's
+    /// default) leaves out but `tls.cert_subject` and its kin inspect on the client side.
+    fn detect_buffers<'a>(&'a self, out: &mut Vec<(&'static str, &'a [u8])>) {
+        if let Some(ch) = self.hs.client_hellos.first() {
+            out.push(("tls.random.client", &ch.random));
+        }
+        if let Some(sh) = &self.hs.server_hello {
+            out.push(("tls.random.server", &sh.random));
+        }
+        for c in &self.certs[0] {
+            out.push(("tls.certs.server", c));
+        }
+        for c in &self.certs[1] {
+            out.push(("tls.certs.client", c));
+        }
+        if let Some(c) = &self.hs.client_cert {
+            out.push(("tls.client.subject", c.subject.as_bytes()));
+            out.push(("tls.client.issuerdn", c.issuer.as_bytes()));
+            out.push(("tls.client.serial", c.serial.as_bytes()));
+            out.push(("tls.client.fingerprint", c.fingerprint.as_bytes()));
+        }
     }
 }

@@ -494,3 +494,58 @@ fn pre_draft16_server_hello_writes_0x0304_in_the_draft_layout() {
     assert_eq!(logger::version_name(sh.version()), "TLS 1.3 draft-<16");
     assert!(is_tls13(sh.version()));
 }
+
+#[test]
+fn handshake_buffers_hold_randoms_and_certificates_until_inspected() {
+    let mut p = TlsParser::new();
+    let mut out = Vec::new();
+    p.feed(Direction::ToServer, &spec_example_hello(), &mut out);
+    p.feed(Direction::ToClient, &tls12_server_flight(), &mut out);
+    assert_eq!(out.len(), 1);
+    let mut bufs = Vec::new();
+    p.detect_buffers(&mut bufs);
+    let get = |name: &str| -> Vec<Vec<u8>> {
+        bufs.iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, b)| b.to_vec())
+            .collect()
+    };
+    assert_eq!(get("tls.random.client"), [vec![0x11; 32]]);
+    assert_eq!(get("tls.random.server"), [vec![0x33; 32]]);
+    assert_eq!(get("tls.certs.server"), [unhex(CERT_HEX)]);
+    assert!(get("tls.certs.client").is_empty());
+    drop(bufs);
+    // Once the logged record was inspected, the next bytes free the certificates.
+    p.feed(Direction::ToClient, &record(23, &[1; 20]), &mut out);
+    let mut bufs = Vec::new();
+    p.detect_buffers(&mut bufs);
+    assert!(!bufs.iter().any(|(n, _)| n.starts_with("tls.certs")));
+}
+
+#[test]
+fn certificate_request_waits_for_the_client_certificate() {
+    let mut p = TlsParser::new();
+    let mut out = Vec::new();
+    p.feed(Direction::ToServer, &spec_example_hello(), &mut out);
+    let sh = server_hello(0x0303, 0xc02f, &[(0xff01, vec![0])]);
+    let mut hs = handshake(2, sh);
+    hs.extend(handshake(11, with_len24(with_len24(unhex(CERT_HEX)))));
+    // CertificateRequest: certificate types, signature algorithms, no CA names.
+    hs.extend(handshake(13, vec![1, 1, 0, 2, 4, 1, 0, 0]));
+    hs.extend(handshake(14, vec![]));
+    p.feed(Direction::ToClient, &record(22, &hs), &mut out);
+    assert!(
+        out.is_empty(),
+        "the handshake is not over before the client's certificate"
+    );
+    let client = handshake(11, with_len24(with_len24(unhex(CERT_HEX))));
+    p.feed(Direction::ToServer, &record(22, &client), &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(p.handshake().client_cert_count, 1);
+    let mut bufs = Vec::new();
+    p.detect_buffers(&mut bufs);
+    assert!(bufs
+        .iter()
+        .any(|(n, b)| *n == "tls.client.subject" && *b == b"C=US, O=Picket Test, CN=test.example"));
+    assert_eq!(p.parse_errors(), 0);
+}
