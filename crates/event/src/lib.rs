@@ -8,6 +8,7 @@
 //!
 //! This crate does no I/O.
 
+mod parse;
 mod time;
 
 pub use time::Timestamp;

@@ -148,9 +148,19 @@ impl Serialize for Timestamp {
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse_eve(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("bad EVE timestamp {text:?}")))
+        // A visitor rather than `String::deserialize`: the text is borrowed, not copied,
+        // when the input allows it (the manager parses one per record it receives).
+        struct TextVisitor;
+        impl serde::de::Visitor<'_> for TextVisitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an EVE timestamp")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                parse_eve(text).ok_or_else(|| E::custom(format!("bad EVE timestamp {text:?}")))
+            }
+        }
+        deserializer.deserialize_str(TextVisitor)
     }
 }
 
@@ -176,20 +186,25 @@ fn parse_eve(text: &str) -> Option<Timestamp> {
         while pos < b.len() && b[pos].is_ascii_digit() {
             pos += 1;
         }
-        let digits = &text[start..pos];
-        let mut padded: String = digits.chars().take(6).collect();
-        while padded.len() < 6 {
-            padded.push('0');
+        // Microseconds: the first six digits, padded with zeros on the right.
+        let mut scale = 100_000;
+        for &digit in b[start..pos].iter().take(6) {
+            micros += i64::from(digit - b'0') * scale;
+            scale /= 10;
         }
-        micros = padded.parse().ok()?;
     }
     let mut offset_secs = 0i64;
     match b.get(pos) {
         Some(b'+') | Some(b'-') => {
             let sign = if b[pos] == b'-' { -1 } else { 1 };
-            let rest = text[pos + 1..].replace(':', "");
-            let hh: i64 = rest.get(0..2)?.parse().ok()?;
-            let mm: i64 = rest.get(2..4)?.parse().ok()?;
+            // HHMM or HH:MM: the first four digits, colons skipped.
+            let mut digits = b[pos + 1..].iter().filter(|&&c| c != b':');
+            let mut next = || -> Option<i64> {
+                let c = *digits.next()?;
+                c.is_ascii_digit().then(|| i64::from(c - b'0'))
+            };
+            let hh = next()? * 10 + next()?;
+            let mm = next()? * 10 + next()?;
             offset_secs = sign * (hh * 3600 + mm * 60);
         }
         Some(b'Z') | None => {}
@@ -258,5 +273,19 @@ mod tests {
             "an offset moves the instant back to UTC"
         );
         assert_eq!(parse_eve("not a time"), None);
+        assert_eq!(
+            parse_eve("2023-11-14T22:13:20.12-01:30"),
+            Some(Timestamp::from_micros(
+                1_700_000_000_120_000 + 5_400_000_000
+            )),
+            "short fractions pad on the right; HH:MM offsets"
+        );
+        assert_eq!(
+            parse_eve("2023-11-14T22:13:20.1234567Z"),
+            Some(Timestamp::from_micros(1_700_000_000_123_456)),
+            "digits past the sixth are dropped"
+        );
+        assert_eq!(parse_eve("2023-11-14T22:13:20+01"), None);
+        assert_eq!(parse_eve("2023-11-14T22:13:20+0x00"), None);
     }
 }

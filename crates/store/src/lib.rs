@@ -359,6 +359,11 @@ fn configure(conn: &Connection, options: &Options) -> Result<(), Error> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Keep an idle WAL from staying at its high-water size after a burst.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    // Checkpoint every 8192 pages (32 MiB) instead of SQLite's 1000: the index pages a flood
+    // keeps touching are copied to the database once per checkpoint, not once per 4 MiB
+    // (measured: a few percent of the manager's ingest CPU). The WAL is truncated back to
+    // `journal_size_limit` after each.
+    conn.pragma_update(None, "wal_autocheckpoint", 8192)?;
     Ok(())
 }
 

@@ -14,7 +14,6 @@ use picket_transport::delivery::SourceState;
 use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
 use picket_transport::source::{Source, Via};
 use picket_transport::tls::{self, Allowlist, Identity};
-use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -66,15 +65,16 @@ const RULE_SEQUENCE_GAP: u64 = 990_002;
 const RULE_EPOCH_CHANGED: u64 = 990_003;
 const RULE_SILENT: u64 = 990_004;
 
-/// What the sink stores, behind one lock (the store is one SQLite connection). The rules run
-/// under another lock ([`Manager`]'s `ingest`), and records are parsed under none, so that
-/// with several agents sending at once one batch is parsed while another is analysed and a
-/// third is written: three stages on as many cores, each batch still acknowledged only once
-/// its rows are committed.
+/// What the sink stores, behind one lock (the store is one SQLite connection). Records are
+/// parsed under no lock, the rules run under another ([`Manager`]'s `ingest`), and one
+/// writer thread commits the analysed batches (see [`run_writer`]), so that with several
+/// agents sending at once batches are parsed while another is analysed and others are
+/// written, each batch still acknowledged only once its rows are committed.
 struct State {
     store: Store,
-    /// Spool epoch per source, from its last Hello.
-    epochs: HashMap<String, u64>,
+    /// Spool epoch per source, from its last Hello (its own lock: the record path reads it
+    /// while the writer holds this one).
+    epochs: Epochs,
     /// Delivery state per source, as saved with its records.
     delivery: HashMap<String, DeliveryState>,
     /// Sources already reported silent, with the last-seen time the alert was about.
@@ -83,11 +83,27 @@ struct State {
     responder: Option<super::active_response::Responder>,
 }
 
-/// Batches parsed, analysed or stored at once, however many agents send: one per stage of
-/// the pipeline. The others wait with their records still as received, so memory grows with
-/// the connections' frames only, not with their parsed events and alert rows (measured: 100
-/// agents flooding took the manager to 900 MB without this gate).
-const BATCHES_IN_PIPELINE: usize = 3;
+/// Batches parsed, analysed or waiting to be stored at once, however many agents send. The
+/// others wait with their records still as received, so memory grows with the connections'
+/// frames only, not with their parsed events and alert rows (measured: 100 agents flooding
+/// took the manager to 900 MB without a gate). More than one per stage, so that the writer
+/// finds several batches waiting when a commit ends and commits them together.
+const BATCHES_IN_PIPELINE: usize = 8;
+
+/// Rows the writer puts in one transaction at most when several batches wait. Each commit
+/// rewrites the B-tree pages the batch touched (the ends of the indexes) into the WAL, so
+/// fewer, larger commits write less; a cap keeps one commit from holding every batch back.
+const ROWS_PER_COMMIT: usize = 8192;
+
+type Epochs = Arc<Mutex<HashMap<String, u64>>>;
+
+/// An analysed batch on its way to the writer, with the channel on which its connection
+/// waits for the commit before it acknowledges.
+struct Job {
+    first_seq: Option<u64>,
+    analysed: Analysed,
+    done: std::sync::mpsc::SyncSender<Result<(), String>>,
+}
 
 /// A counting gate: at most `limit` holders of [`Gate::enter`] at once.
 struct Gate {
@@ -158,13 +174,22 @@ impl Manager {
             epochs.insert(s.source.clone(), s.epoch);
         }
         let ingest = Arc::new(Mutex::new(ingest));
+        let epochs: Epochs = Arc::new(Mutex::new(epochs));
         let state = Arc::new(Mutex::new(State {
             store,
-            epochs,
+            epochs: epochs.clone(),
             delivery,
             silenced: HashMap::new(),
             responder: None,
         }));
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(BATCHES_IN_PIPELINE);
+        {
+            let state = state.clone();
+            std::thread::Builder::new()
+                .name("manager-writer".into())
+                .spawn(move || run_writer(&state, &queue))
+                .context("starting the writer thread")?;
+        }
         let sink_state = state.clone();
         let sink_ingest = ingest.clone();
         let stages = Arc::new(Gate::new(BATCHES_IN_PIPELINE));
@@ -177,10 +202,9 @@ impl Manager {
                     records,
                 } => {
                     let _pass = stages.enter().map_err(|_| poisoned())?;
-                    let epoch = sink_state
+                    let epoch = epochs
                         .lock()
                         .map_err(|_| poisoned())?
-                        .epochs
                         .get(&source.name)
                         .copied()
                         .unwrap_or(0);
@@ -198,10 +222,16 @@ impl Manager {
                         epoch,
                         batch,
                     );
-                    let mut state = sink_state.lock().map_err(|_| poisoned())?;
-                    state
-                        .records(&source.name, first_seq, &analysed)
-                        .map_err(|e| format!("{e:#}"))
+                    let (done, committed) = std::sync::mpsc::sync_channel(1);
+                    jobs.send(Job {
+                        first_seq,
+                        analysed,
+                        done,
+                    })
+                    .map_err(|_| "the manager's writer stopped".to_string())?;
+                    committed
+                        .recv()
+                        .map_err(|_| "the manager's writer stopped".to_string())?
                 }
                 other => {
                     let mut state = sink_state.lock().map_err(|_| poisoned())?;
@@ -280,9 +310,11 @@ impl State {
     fn accept(&mut self, item: Incoming) -> Result<()> {
         match item {
             Incoming::Hello { source, hello } => {
-                self.epochs.insert(source.name, hello.epoch);
+                if let Ok(mut epochs) = self.epochs.lock() {
+                    epochs.insert(source.name, hello.epoch);
+                }
             }
-            // The sink analyses records before it takes this lock; see `Manager::open`.
+            // Records go through the writer thread; see `Manager::open`.
             Incoming::Records { .. } => {}
             Incoming::Heartbeat { source, .. } => {
                 let mut tx = self.store.batch()?;
@@ -336,57 +368,79 @@ impl State {
         Ok(())
     }
 
-    /// Store an analysed batch with the delivery state it brings, in one transaction.
-    fn records(&mut self, source: &str, first_seq: Option<u64>, analysed: &Analysed) -> Result<()> {
-        let epoch = analysed.epoch;
-        let count = analysed.report.received;
+    /// Store analysed batches, each with the delivery state it brings, in one transaction:
+    /// all of them are committed, or none.
+    fn records(&mut self, jobs: &[Job]) -> Result<()> {
+        let now = Timestamp::now();
         let mut tx = self.store.batch()?;
-        for row in &analysed.rows {
-            let key = Key {
-                source,
-                epoch,
-                seq: row.seq,
-                part: row.part,
-            };
-            tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
-        }
-        let mut saved = None;
-        if let (Some(first), true) = (first_seq, count > 0) {
-            let mut d = self.delivery.get(source).cloned().unwrap_or_default();
-            if d.epoch != epoch {
-                d = DeliveryState::default();
+        // Delivery states saved in this transaction, applied to `self.delivery` only once
+        // it commits (the same source may come twice, over two channels).
+        let mut saved: Vec<DeliveryState> = Vec::new();
+        for job in jobs {
+            let analysed = &job.analysed;
+            let source = analysed.source.as_str();
+            let epoch = analysed.epoch;
+            let count = analysed.report.received;
+            for row in &analysed.rows {
+                let key = Key {
+                    source,
+                    epoch,
+                    seq: row.seq,
+                    part: row.part,
+                };
+                tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
             }
-            d.source = source.to_string();
-            d.epoch = epoch;
-            d.stored = first + count - 1;
-            tx.save_delivery(&d)?;
-            saved = Some(d);
+            if let (Some(first), true) = (job.first_seq, count > 0) {
+                let mut d = saved
+                    .iter()
+                    .rev()
+                    .find(|d| d.source == source)
+                    .or_else(|| self.delivery.get(source))
+                    .cloned()
+                    .unwrap_or_default();
+                if d.epoch != epoch {
+                    d = DeliveryState::default();
+                }
+                d.source = source.to_string();
+                d.epoch = epoch;
+                d.stored = first + count - 1;
+                tx.save_delivery(&d)?;
+                saved.push(d);
+            }
+            tx.saw_source(source, now, count)?;
         }
-        tx.saw_source(source, Timestamp::now(), count)?;
         tx.commit()?;
-        if let Some(d) = saved {
-            self.delivery.insert(source.to_string(), d);
+        for d in saved {
+            self.delivery.insert(d.source.clone(), d);
         }
-        self.silenced.remove(source);
-        if let Some(responder) = self.responder.as_mut() {
-            let mut dropped = Vec::new();
-            for row in analysed.rows.iter().filter(|r| r.alert.is_some()) {
-                dropped.extend(responder.on_alert(source, &row.eve));
-            }
-            for outcome in dropped {
-                let event = super::active_response::response_event(
-                    &outcome,
-                    "dropped",
-                    "response queue full",
-                );
-                self.store_event(source, &event)?;
+        for job in jobs {
+            let source = job.analysed.source.as_str();
+            self.silenced.remove(source);
+            if let Some(responder) = self.responder.as_mut() {
+                let mut dropped = Vec::new();
+                for row in job.analysed.rows.iter().filter(|r| r.alert.is_some()) {
+                    dropped.extend(responder.on_alert(source, &row.eve));
+                }
+                for outcome in dropped {
+                    let event = super::active_response::response_event(
+                        &outcome,
+                        "dropped",
+                        "response queue full",
+                    );
+                    self.store_event(source, &event)?;
+                }
             }
         }
         Ok(())
     }
 
     fn store_event(&mut self, source: &str, event: &Event) -> Result<()> {
-        let epoch = self.epochs.get(source).copied().unwrap_or(0);
+        let epoch = self
+            .epochs
+            .lock()
+            .ok()
+            .and_then(|e| e.get(source).copied())
+            .unwrap_or(0);
         let mut tx = self.store.batch()?;
         tx.insert(
             Key {
@@ -438,49 +492,42 @@ impl State {
     }
 }
 
-/// An EVE JSON record back into an [`Event`]: the envelope by serde, the object named by
-/// `event_type` as body, `picket` as picket's fields and the rest as extra fields. A record
-/// that is not JSON is kept as a `log` event whose line is its text.
+/// The writer thread: takes analysed batches as connections hand them over, commits every
+/// batch waiting (up to [`ROWS_PER_COMMIT`] rows) in one transaction, and tells each
+/// connection the outcome, on which it acknowledges or fails. Ends when the server (the
+/// last sender) is gone.
+fn run_writer(state: &Mutex<State>, queue: &std::sync::mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut rows = first.analysed.rows.len();
+        let mut group = vec![first];
+        while rows < ROWS_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(job) => {
+                    rows += job.analysed.rows.len();
+                    group.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let result = match state.lock() {
+            Ok(mut state) => state.records(&group).map_err(|e| format!("{e:#}")),
+            Err(_) => Err("manager state lock poisoned".to_string()),
+        };
+        for job in group {
+            // A connection that went away no longer waits for its answer.
+            let _ = job.done.send(result.clone());
+        }
+    }
+}
+
+/// An EVE JSON record back into an [`Event`] ([`Event::from_eve_slice`]). A record that is
+/// not an EVE JSON object is kept as a `log` event whose line is its text.
 pub fn parse_event(record: &[u8]) -> Event {
-    let value: Option<Map<String, Value>> = serde_json::from_slice(record).ok();
-    let Some(mut object) = value else {
+    Event::from_eve_slice(record).unwrap_or_else(|_| {
         let mut event = Event::new(Timestamp::now(), "log");
         event.body = serde_json::json!({ "line": String::from_utf8_lossy(record) });
-        return event;
-    };
-    let mut event: Event = match serde_json::from_value(Value::Object(object.clone())) {
-        Ok(e) => e,
-        Err(_) => {
-            let mut event = Event::new(Timestamp::now(), "log");
-            event.body =
-                serde_json::json!({ "line": String::from_utf8_lossy(record).into_owned() });
-            return event;
-        }
-    };
-    if let Some(body) = object.remove(&event.event_type) {
-        event.body = body;
-    }
-    if let Some(Value::Object(picket)) = object.remove("picket") {
-        event.picket = picket;
-    }
-    const ENVELOPE: [&str; 10] = [
-        "timestamp",
-        "host",
-        "event_type",
-        "flow_id",
-        "community_id",
-        "src_ip",
-        "src_port",
-        "dest_ip",
-        "dest_port",
-        "proto",
-    ];
-    for (key, value) in object {
-        if !ENVELOPE.contains(&key.as_str()) {
-            event.extra.insert(key, value);
-        }
-    }
-    event
+        event
+    })
 }
 
 pub fn run(args: Args) -> Result<i32> {
