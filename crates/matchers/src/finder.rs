@@ -59,7 +59,7 @@ impl SingleLiteral {
 
 /// A rough rank of how common a byte is in log lines (case-folded), for picking the byte to
 /// scan for. Only the order matters.
-fn commonness(b: u8) -> u8 {
+pub(crate) fn commonness(b: u8) -> u8 {
     match b.to_ascii_lowercase() {
         b' ' => 255,
         b'e' | b't' | b'a' | b'o' | b'i' | b'n' | b's' | b'r' => 220,

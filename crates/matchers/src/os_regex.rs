@@ -32,7 +32,7 @@
 //! and `<prematch>` use.
 
 use crate::classes::{class_matches, fold, Class};
-use crate::finder::{find_ignore_case, Finder};
+use crate::finder::{commonness, find_ignore_case, Finder};
 use crate::{Found, PatternError};
 
 const BACKSLASH: u8 = b'\\';
@@ -137,11 +137,15 @@ impl OsRegex {
             .map(Alternative::required_literal)
             .collect();
         // When every alternative is a plain literal, its own search is the prefilter; when
-        // every one is anchored at the start, the walk gives up at the first mismatch, which
-        // is cheaper than scanning the whole text for a literal.
+        // every one is anchored at the start and begins with a literal byte, the walk gives
+        // up at the first mismatch, which is cheaper than scanning the whole text for a
+        // literal. An anchored alternative that begins with a class (`^\p*\w+\s+...%`)
+        // can walk far into every line before it fails, so it keeps the prefilter.
         let all_literal = alternatives.iter().all(|a| a.literal.is_some());
-        let all_anchored = alternatives.iter().all(|a| a.begin);
-        let prefilter = if all_literal || all_anchored {
+        let all_anchored_on_literal = alternatives
+            .iter()
+            .all(|a| a.begin && matches!(tokens(&a.code).first(), Some(Token::Literal(_))));
+        let prefilter = if all_literal || all_anchored_on_literal {
             None
         } else {
             required.as_deref().and_then(Finder::new)
@@ -275,6 +279,14 @@ fn end_after(text: &[u8], last: isize) -> usize {
     }
 }
 
+/// Whether `run` makes a better required literal than `best`: longer, or as long with a
+/// rarer byte (a prefilter on `%` rules out far more log lines than one on `:`).
+fn better_literal(run: &[u8], best: &[u8]) -> bool {
+    let rarest = |l: &[u8]| l.iter().map(|&b| commonness(b)).min().unwrap_or(u8::MAX);
+    run.len() > best.len()
+        || (run.len() == best.len() && !run.is_empty() && rarest(run) < rarest(best))
+}
+
 /// What a compiled byte is, for the analyses that walk the code.
 enum Token {
     /// A byte that must equal the (folded) text byte.
@@ -394,14 +406,14 @@ impl Alternative {
             match byte {
                 Some(b) => run.push(b),
                 None => {
-                    if run.len() > best.len() {
+                    if better_literal(&run, &best) {
                         best = std::mem::take(&mut run);
                     }
                     run.clear();
                 }
             }
         }
-        if run.len() > best.len() {
+        if better_literal(&run, &best) {
             best = run;
         }
         (!best.is_empty()).then_some(best)
@@ -706,6 +718,22 @@ fn exec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchored_pattern_starting_with_a_class_is_prefiltered_on_its_rarest_literal() {
+        // Wazuh's cisco-ios prematch runs on every line of every program; without a
+        // prefilter its walk goes deep into lines that lack the `%` it needs.
+        let re = OsRegex::compile(r"^\p*\w+\s+\d*\s\d+:\d+:\d+:\s+%").unwrap();
+        assert_eq!(re.required_literals(), Some(vec!["%".to_string()]));
+        assert!(re.prefilter.is_some());
+        assert!(re.is_match(b"*Mar  1 18:46:11: %LINK-5-CHANGED: Interface up"));
+        assert!(!re.is_match(b"Mar  1 18:46:11: LINK-5-CHANGED: Interface up"));
+        // Anchored on a literal byte: the walk fails at once, no prefilter needed.
+        assert!(OsRegex::compile(r"^Failed \S+ ")
+            .unwrap()
+            .prefilter
+            .is_none());
+    }
 
     /// A small deterministic generator, so failures reproduce.
     struct XorShift(u64);
