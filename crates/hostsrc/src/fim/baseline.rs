@@ -872,7 +872,7 @@ impl Writer {
             self.disordered += 1;
             return Ok(());
         }
-        if self.count % INDEX_EVERY == 0 {
+        if self.count.is_multiple_of(INDEX_EVERY) {
             self.index.add(self.pos, path);
         }
         let head = head.encode();
@@ -988,11 +988,8 @@ impl Baseline {
     /// Walk `scope` and record everything, in memory. `on_dir` is called for each directory
     /// (the watcher adds its inotify watches there).
     pub fn build(scope: &Scope, on_dir: &mut dyn FnMut(&Path)) -> (Baseline, WalkStats) {
-        match Self::build_with(scope, on_dir, Writer::memory()) {
-            Ok(done) => done,
-            // Writing to memory does no I/O.
-            Err(_) => (Baseline::default(), WalkStats::default()),
-        }
+        // Writing to memory does no I/O, so this cannot fail.
+        Self::build_with(scope, on_dir, Writer::memory()).unwrap_or_default()
     }
 
     /// Walk `scope` and record everything in the file at `path` (replaced atomically), which
@@ -1080,7 +1077,7 @@ impl Baseline {
             if seen > 0 && cmp_paths(&last, &rec.path) != Ordering::Less {
                 return None;
             }
-            if seen % INDEX_EVERY == 0 {
+            if seen.is_multiple_of(INDEX_EVERY) {
                 index.add(offset, &rec.path);
             }
             seen += 1;
