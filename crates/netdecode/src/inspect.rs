@@ -48,7 +48,8 @@ pub struct PacketView<'a> {
     pub ip_header: &'a [u8],
     /// The transport header (TCP with options, UDP, ICMP with its type's fixed fields).
     pub l4_header: &'a [u8],
-    /// The flow's app-layer protocol once a parser is attached (`http`, `dns`, `tls`, `ssh`).
+    /// The flow's app-layer protocol once a parser is attached (`http`, `dns`, `tls`, `ssh`),
+    /// or `failed` once detection gave up on a flow that carried data.
     pub app_proto: Option<&'static str>,
 }
 

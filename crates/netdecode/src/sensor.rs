@@ -636,10 +636,7 @@ impl Sensor {
             payload: transport.payload(),
             ip_header,
             l4_header,
-            app_proto: match &flow.app {
-                AppSlot::Attached(p) => Some(p.app_proto()),
-                _ => None,
-            },
+            app_proto: detected_app_proto(flow),
         };
         let verdicts = &mut self.verdicts;
         verdicts.clear();
@@ -1028,10 +1025,7 @@ fn inspect_flushed(
         payload: &[],
         ip_header: &[],
         l4_header: &[],
-        app_proto: match &flow.app {
-            AppSlot::Attached(p) => Some(p.app_proto()),
-            _ => None,
-        },
+        app_proto: detected_app_proto(flow),
     };
     let mut extra = Vec::new();
     if let AppSlot::Attached(parser) = &flow.app {
@@ -1261,15 +1255,21 @@ fn app_flow_counter(flow: &Flow) -> Option<&'static str> {
     }
 }
 
+/// The flow's app-layer protocol as EVE and detection name it: the parser's, `failed`
+/// once detection gave up on a flow that carried data, `None` while still undecided.
+fn detected_app_proto(flow: &Flow) -> Option<&'static str> {
+    match &flow.app {
+        AppSlot::Attached(parser) => Some(parser.app_proto()),
+        AppSlot::Unknown if flow.conn.size[ORIG] + flow.conn.size[RESP] > 0 => Some("failed"),
+        _ => None,
+    }
+}
+
 /// The EVE `flow` record for a finished flow.
 pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
     let mut e = envelope(flow, flow.last_ts, "flow", ORIG, host);
     let mut extra = Map::new();
-    if let Some(name) = match &flow.app {
-        AppSlot::Attached(parser) => Some(parser.app_proto()),
-        AppSlot::Unknown if flow.conn.size[ORIG] + flow.conn.size[RESP] > 0 => Some("failed"),
-        _ => None,
-    } {
+    if let Some(name) = detected_app_proto(flow) {
         extra.insert("app_proto".into(), Value::from(name));
     }
     let age = flow.last_ts.as_secs() - flow.first_ts.as_secs();

@@ -36,7 +36,9 @@ pub use engine::{Engine, EngineConfig, EngineError, EngineStats};
 pub use error::{ErrorKind, Position, RuleError};
 pub use header::{Action, AddressExpr, Cidr, Direction, Header, PortExpr, Protocol};
 pub use render::content_text;
-pub use rule::{parse_rule, BufferMatches, Checksum, HeaderCheck, Match, Meta, Rule};
+pub use rule::{
+    parse_rule, AppLayerProtocol, BufferMatches, Checksum, HeaderCheck, Match, Meta, Rule,
+};
 pub use ruleset::{LoadOptions, LoadedRule, ResolvedHeader, Ruleset, SkippedRule};
 pub use source::RuleText;
 pub use vars::{Variables, VarsError};

@@ -159,8 +159,17 @@ impl fmt::Display for Rule {
                 )?,
             }
         }
-        if let Some((neg, p)) = &self.app_layer_protocol {
-            write!(f, " app-layer-protocol:{}{p};", if *neg { "!" } else { "" })?;
+        for a in &self.app_layer_protocols {
+            write!(
+                f,
+                " app-layer-protocol:{}{}",
+                if a.negated { "!" } else { "" },
+                a.names.join("|")
+            )?;
+            if let Some(m) = &a.mode {
+                write!(f, ",{m}")?;
+            }
+            f.write_str(";")?;
         }
         let mut sticky_seen = false;
         for bm in &self.buffers {

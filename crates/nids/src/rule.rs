@@ -78,6 +78,19 @@ pub enum HeaderCheck {
     Checksum(Checksum, bool),
 }
 
+/// `app-layer-protocol:[!]<name>[|<name>...][,<mode>]`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppLayerProtocol {
+    /// `!`: the flow's protocol is known and none of `names`.
+    pub negated: bool,
+    /// Alternatives as written: protocol names, `failed` (detection gave up) or `unknown`
+    /// (not detected yet).
+    pub names: Vec<String>,
+    /// Which of the flow's protocols to look at (`to_server`, `final`, ...); `None` is
+    /// Suricata's default, `direction`.
+    pub mode: Option<String>,
+}
+
 /// Which checksum a checksum keyword validates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(missing_docs)]
@@ -171,8 +184,8 @@ pub struct Rule {
     pub flowbits: Vec<Flowbits>,
     pub threshold: Option<Threshold>,
     pub detection_filter: Option<Threshold>,
-    /// `app-layer-protocol:[!]<name>`.
-    pub app_layer_protocol: Option<(bool, String)>,
+    /// `app-layer-protocol` conditions; all must hold.
+    pub app_layer_protocols: Vec<AppLayerProtocol>,
     /// `noalert` (or `flowbits:noalert`).
     pub noalert: bool,
     /// `target:src_ip|dest_ip`.
@@ -427,7 +440,7 @@ pub fn parse_rule(rt: &RuleText) -> Result<Rule, RuleError> {
         flowbits: Vec::new(),
         threshold: None,
         detection_filter: None,
-        app_layer_protocol: None,
+        app_layer_protocols: Vec::new(),
         noalert: false,
         target: None,
         other: Vec::new(),
@@ -1047,12 +1060,18 @@ fn apply_option(
         }
         "app-layer-protocol" => {
             let s = need(v)?.trim();
-            let (neg, name) = match s.strip_prefix('!') {
+            let (negated, rest) = match s.strip_prefix('!') {
                 Some(r) => (true, r.trim()),
                 None => (false, s),
             };
-            let name = name.split(',').next().unwrap_or("").trim();
-            for one in name.split('|') {
+            let mut parts = rest.split(',').map(str::trim);
+            let names: Vec<String> = parts
+                .next()
+                .unwrap_or("")
+                .split('|')
+                .map(|n| n.trim().to_string())
+                .collect();
+            for one in &names {
                 let known = one == "failed"
                     || one == "unknown"
                     || Protocol::parse(one).is_some_and(|p| p.app_layer().is_some());
@@ -1061,8 +1080,33 @@ fn apply_option(
                         "unknown app-layer protocol `{one}`"
                     )));
                 }
+                if negated && one == "unknown" {
+                    return Err(ErrorKind::InvalidValue(
+                        "`unknown` cannot be negated".into(),
+                    ));
+                }
             }
-            rule.app_layer_protocol = Some((neg, name.to_string()));
+            let mut mode = None;
+            for q in parts {
+                match q {
+                    "direction" | "to_server" | "to_client" | "either" | "final" | "original"
+                        if mode.is_none() =>
+                    {
+                        mode = Some(q.to_string())
+                    }
+                    "exact" => {}
+                    o => {
+                        return Err(ErrorKind::InvalidValue(format!(
+                            "app-layer-protocol mode `{o}`"
+                        )))
+                    }
+                }
+            }
+            rule.app_layer_protocols.push(AppLayerProtocol {
+                negated,
+                names,
+                mode,
+            });
         }
         "target" => {
             let s = need(v)?.trim();

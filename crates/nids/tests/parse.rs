@@ -258,7 +258,9 @@ fn flow_state_and_header_keywords() {
     assert_eq!(r.threshold.map(|t| t.track), Some(Track::BySrc));
     assert!(r.checks.contains(&HeaderCheck::IpProto(NumCmp::Eq(6))));
     assert!(r.checks.contains(&HeaderCheck::Window(true, 512)));
-    assert_eq!(r.app_layer_protocol, Some((true, "http".into())));
+    assert_eq!(r.app_layer_protocols.len(), 1);
+    assert!(r.app_layer_protocols[0].negated);
+    assert_eq!(r.app_layer_protocols[0].names, ["http"]);
     let r = parse_line("alert icmp any any -> any any (itype:8; icode:0; detection_filter:track by_dst, count 5, seconds 10; sid:1;)").unwrap();
     assert!(r.detection_filter.is_some());
     assert!(r.checks.contains(&HeaderCheck::Itype(NumCmp::Eq(8))));

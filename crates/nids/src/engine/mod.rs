@@ -580,19 +580,12 @@ impl Engine {
                 return false;
             }
         }
-        if let Some((neg, name)) = &rule.app_layer_protocol {
-            let name = match name.as_str() {
-                "http1" => "http",
-                "ssl" => "tls",
-                n => n,
-            };
-            // Until the flow's protocol is known neither the test nor its negation holds.
-            let Some(app) = p.app_proto else {
-                return false;
-            };
-            if (app == name) == *neg {
-                return false;
-            }
+        if !rule
+            .app_layer_protocols
+            .iter()
+            .all(|a| app_layer_protocol_holds(a, p.app_proto))
+        {
+            return false;
         }
         let bits = self.flowbits.get(&p.flow_id);
         for (cmd, ids, all) in &info.flowbits {
@@ -871,6 +864,27 @@ fn header_check(c: &HeaderCheck, p: &PacketView<'_>) -> bool {
             p.proto == 6 && tcp_mss(p.l4_header).is_some_and(|m| cmp.matches(m.into()))
         }
         HeaderCheck::Checksum(c, valid) => checksum::ok(*c, p) == Some(*valid),
+    }
+}
+
+/// Whether an `app-layer-protocol` condition holds for a flow whose protocol is `app`
+/// (`None`: not known yet; `failed`: detection gave up). picket detects one protocol per
+/// flow, so every mode looks at that one.
+fn app_layer_protocol_holds(
+    cond: &crate::rule::AppLayerProtocol,
+    app: Option<&'static str>,
+) -> bool {
+    let is = |name: &String| match name.as_str() {
+        "unknown" => app.is_none(),
+        "http1" => app == Some("http"),
+        "ssl" => app == Some("tls"),
+        n => app == Some(n),
+    };
+    if cond.negated {
+        // A negation never matches while the protocol is still unknown.
+        app.is_some() && !cond.names.iter().any(is)
+    } else {
+        cond.names.iter().any(is)
     }
 }
 

@@ -62,6 +62,9 @@ pub struct Args {
     /// TOML file with [address-groups] and [port-groups] for the rule variables.
     #[arg(long, value_name = "FILE")]
     vars: Option<PathBuf>,
+    /// Community ID seed (0 unless every tool in the deployment agrees on another).
+    #[arg(long, default_value_t = 0)]
+    community_id_seed: u16,
     /// Exit with an error when a rule is malformed, instead of skipping it (a rule whose
     /// keyword picket does not implement is still only skipped).
     #[arg(long)]
@@ -182,6 +185,7 @@ pub fn run(args: Args) -> Result<i32> {
             ..FlowConfig::default()
         },
         host: args.host.clone(),
+        community_id_seed: args.community_id_seed,
         ..SensorConfig::default()
     };
     let sink: Box<dyn Write> = match &args.eve {

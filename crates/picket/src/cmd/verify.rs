@@ -256,6 +256,9 @@ struct SensorCaps {
     set: bool,
     classification: bool,
     init_errors_fatal: bool,
+    /// Sensor options the test's suricata.yaml EVE settings translate to, when the sensor
+    /// has them.
+    eve_options: Vec<&'static str>,
 }
 
 /// One test, ready to run.
@@ -266,6 +269,8 @@ struct Plan {
     sets: Vec<String>,
     /// Suricata's `--init-errors-fatal`: a malformed rule stops the run.
     init_errors_fatal: bool,
+    /// Sensor options from the suricata.yaml EVE settings: (option, value if any).
+    eve_args: Vec<(&'static str, Option<String>)>,
     expected_exit: i64,
     checks: Vec<Value>,
     /// Extra EVE files the test's suricata.yaml configures: file name -> event types (empty:
@@ -461,6 +466,11 @@ fn sensor_caps(exe: &Path) -> SensorCaps {
         set: help.contains("--set"),
         classification: help.contains("--classification"),
         init_errors_fatal: help.contains("--init-errors-fatal"),
+        eve_options: EVE_OPTIONS
+            .iter()
+            .copied()
+            .filter(|o| help.contains(o))
+            .collect(),
     }
 }
 
@@ -540,6 +550,14 @@ impl RunContext<'_> {
         }
         if plan.init_errors_fatal && self.caps.init_errors_fatal {
             cmd.arg("--init-errors-fatal");
+        }
+        for (opt, value) in &plan.eve_args {
+            if self.caps.eve_options.contains(opt) {
+                cmd.arg(opt);
+                if let Some(v) = value {
+                    cmd.arg(v);
+                }
+            }
         }
         if self.caps.set {
             for s in &plan.sets {
@@ -783,6 +801,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
     // suricata.yaml: variables and extra EVE files.
     let mut vars = None;
     let mut outputs = BTreeMap::new();
+    let mut eve_args = Vec::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("suricata.yaml")) {
         if let Ok(y) =
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&strip_yaml_directives(&text))
@@ -790,6 +809,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
             let y = yaml_to_json(y);
             vars = vars_toml(&y);
             outputs = eve_outputs(&y);
+            eve_args = eve_sensor_args(&y);
         }
     }
     let _ = caps;
@@ -808,6 +828,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
         vars,
         sets: kept_sets,
         init_errors_fatal,
+        eve_args,
         expected_exit,
         checks,
         outputs,
@@ -1084,6 +1105,29 @@ fn vars_toml(y: &Value) -> Option<String> {
 }
 
 /// suricata.yaml `outputs:` eve-log entries with their own file name: file -> event types.
+/// Sensor options that stand for EVE settings of a suricata.yaml.
+const EVE_OPTIONS: &[&str] = &["--community-id-seed"];
+
+/// The sensor options the enabled `eve-log` outputs' settings translate to: the
+/// community ID seed.
+fn eve_sensor_args(y: &Value) -> Vec<(&'static str, Option<String>)> {
+    let mut out = Vec::new();
+    for eve in y
+        .get("outputs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("eve-log"))
+        .filter(|eve| eve.get("enabled").and_then(truthy) != Some(false))
+    {
+        if let Some(seed) = eve.get("community-id-seed").map(scalar_string) {
+            out.push(("--community-id-seed", Some(seed)));
+        }
+    }
+    out.dedup();
+    out
+}
+
 fn eve_outputs(y: &Value) -> BTreeMap<String, BTreeSet<String>> {
     let mut out = BTreeMap::new();
     for item in y
@@ -1732,5 +1776,18 @@ mod tests {
         assert!(rules_out_of_scope(r).unwrap().contains("file extraction"));
         let r = "alert tcp any any -> any any (content:\"a\\;lua\"; sid:1;)";
         assert!(rules_out_of_scope(r).is_none());
+    }
+
+    #[test]
+    fn eve_settings_become_sensor_options() {
+        let y = json!({"outputs": [
+            {"eve-log": {"enabled": true, "community-id": true, "community-id-seed": 7}},
+            {"eve-log": {"enabled": false, "community-id-seed": 9}},
+        ]});
+        assert_eq!(
+            eve_sensor_args(&y),
+            [("--community-id-seed", Some("7".to_string()))]
+        );
+        assert!(eve_sensor_args(&json!({})).is_empty());
     }
 }
