@@ -8,7 +8,7 @@
 
 use picket_event::Timestamp;
 use picket_proto::AppEvent;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::net::IpAddr;
 
 /// TCP header fields detection looks at.
@@ -70,6 +70,8 @@ pub struct Verdict {
     pub to_server: bool,
     /// Attach the app-layer record that was being inspected (for app-layer matches).
     pub with_app: bool,
+    /// Top-level EVE fields the alert carries besides `alert` (`traffic`, `metadata`).
+    pub extra: Map<String, Value>,
 }
 
 /// A detection engine driven by the sensor.
@@ -79,6 +81,11 @@ pub trait Inspector: Send + std::fmt::Debug {
     /// An app-layer record completed by `packet` (for records flushed at flow end the packet
     /// is the flow's last one, with an empty payload).
     fn app(&mut self, packet: &PacketView<'_>, app: &AppView<'_>, out: &mut Vec<Verdict>);
+    /// Top-level EVE fields for the flow's `flow` record (`traffic`, `metadata`), asked
+    /// just before [`Inspector::flow_ended`].
+    fn flow_record(&self, _flow_id: u64) -> Map<String, Value> {
+        Map::new()
+    }
     /// The flow ended: drop its per-flow state.
     fn flow_ended(&mut self, _flow_id: u64) {}
     /// Counters for the `stats` event (under `picket.stats.detect`).

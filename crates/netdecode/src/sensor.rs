@@ -844,6 +844,7 @@ impl Sensor {
             }
             let last = flow.last_ts;
             let mut alerts = Vec::new();
+            let mut record_extra = Map::new();
             if let Some(inspector) = self.inspector.as_mut() {
                 if !events.is_empty() {
                     inspect_flushed(
@@ -854,6 +855,7 @@ impl Sensor {
                         self.config.host.as_deref(),
                     );
                 }
+                record_extra = inspector.flow_record(flow.flow_id);
                 inspector.flow_ended(flow.flow_id);
             }
             for event in &events {
@@ -876,7 +878,9 @@ impl Sensor {
                     *self.decoder.app_errors.entry(name).or_default() += parser.parse_errors();
                 }
             }
-            out.push(flow_event(&flow, reason, self.config.host.as_deref()));
+            let mut record = flow_event(&flow, reason, self.config.host.as_deref());
+            record.extra.append(&mut record_extra);
+            out.push(record);
         }
         self.ended = ended;
     }
@@ -1087,6 +1091,9 @@ fn alert_event(
     e.extra.insert("flow".into(), flow_obj);
     if let Some(event) = app.filter(|_| verdict.with_app) {
         e.extra.insert(event.event_type.into(), event.body.clone());
+    }
+    for (k, v) in &verdict.extra {
+        e.extra.insert(k.clone(), v.clone());
     }
     e
 }

@@ -188,6 +188,47 @@ pub struct Pcre {
     pub override_limits: bool,
     /// The buffer named by a modifier letter (`U` http.uri, `H` http.header ...), if any.
     pub buffer: Option<&'static str>,
+    /// Variables the capture groups fill, from `,flow:a,pkt:b` after the flags: group
+    /// `i + 1` fills entry `i`. Named groups (`(?P<flow_a>...)`) fill theirs as well.
+    pub captures: Vec<(VarKind, String)>,
+}
+
+/// Where a pcre capture is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VarKind {
+    /// A flow variable, kept on the flow and logged with its alerts and flow record.
+    Flow,
+    /// A packet variable, logged with the alerts of this packet.
+    Pkt,
+    /// Logged in the alert's `context` object.
+    Alert,
+}
+
+impl VarKind {
+    /// The kind and variable name a capture group named `group` stands for, if any
+    /// (`flow_x`, `pkt_x`, `alert_x`).
+    pub fn from_group_name(group: &str) -> Option<(VarKind, &str)> {
+        [
+            ("flow_", VarKind::Flow),
+            ("pkt_", VarKind::Pkt),
+            ("alert_", VarKind::Alert),
+        ]
+        .iter()
+        .find_map(|(prefix, kind)| {
+            group
+                .strip_prefix(prefix)
+                .filter(|n| !n.is_empty())
+                .map(|n| (*kind, n))
+        })
+    }
+
+    fn prefix(self) -> &'static str {
+        match self {
+            VarKind::Flow => "flow",
+            VarKind::Pkt => "pkt",
+            VarKind::Alert => "alert",
+        }
+    }
 }
 
 /// `isdataat:[!]<size>[,relative][,rawbytes]`.
@@ -464,7 +505,9 @@ impl ByteJump {
         if string_flag {
             j.string = Some(base.unwrap_or(NumBase::Dec));
         } else if let Value::Num(n) = j.nbytes {
-            if n == 0 || n > 8 {
+            // 0 bytes reads nothing and jumps by 0: with `post_offset` it moves the cursor
+            // by a fixed amount, as Suricata allows.
+            if n > 8 {
                 return Err(invalid(format!(
                     "number of bytes {n} is not in 1..=8 without `string`"
                 )));
@@ -727,8 +770,27 @@ impl Pcre {
             rawbytes: false,
             override_limits: false,
             buffer: None,
+            captures: Vec::new(),
         };
-        for c in after_open[end + close.len_utf8()..].chars() {
+        let tail = &after_open[end + close.len_utf8()..];
+        let (modifiers, vars) = tail.split_once(',').unwrap_or((tail, ""));
+        for item in vars.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let (kind, name) = item
+                .split_once(':')
+                .map(|(k, n)| (k.trim(), n.trim()))
+                .ok_or_else(|| invalid(format!("pcre capture `{item}` needs kind:name")))?;
+            let kind = match kind {
+                "flow" => VarKind::Flow,
+                "pkt" => VarKind::Pkt,
+                "alert" => VarKind::Alert,
+                k => return Err(invalid(format!("unknown pcre capture kind `{k}`"))),
+            };
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid(format!("bad pcre capture name `{name}`")));
+            }
+            p.captures.push((kind, name.to_string()));
+        }
+        for c in modifiers.trim_end().chars() {
             match c {
                 'i' | 's' | 'm' | 'x' | 'A' | 'E' | 'G' => {
                     if p.flags.contains(c) {
@@ -774,6 +836,14 @@ impl Pcre {
             }
         }
         s
+    }
+
+    /// The capture list as it renders after the flags (`,flow:a,pkt:b`), or "".
+    pub fn captures_string(&self) -> String {
+        self.captures
+            .iter()
+            .map(|(k, n)| format!(",{}:{n}", k.prefix()))
+            .collect()
     }
 }
 
@@ -882,9 +952,52 @@ pub struct Flowbits {
     pub names: Vec<String>,
     /// True when names were joined with `&`.
     pub all: bool,
+    /// Where the bits live: the flow (`flowbits`) or a host (`hostbits`).
+    pub scope: BitScope,
+}
+
+/// Where a bit is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum BitScope {
+    /// On the flow (`flowbits`).
+    #[default]
+    Flow,
+    /// On the packet's source (`dst` false) or destination host (`hostbits`), for
+    /// `expire` seconds after it is set (`None`: the default).
+    Host { dst: bool, expire: Option<u32> },
 }
 
 impl Flowbits {
+    /// `hostbits:<cmd>[,<name>[,src|dst][,expire <seconds>]]`: the flowbits commands, on a
+    /// host table instead of the flow.
+    pub(crate) fn parse_hostbits(s: &str) -> Result<Flowbits, ErrorKind> {
+        let mut parts = s.splitn(3, ',');
+        let cmd = parts.next().unwrap_or_default();
+        let base = match parts.next() {
+            Some(name) => format!("{cmd},{name}"),
+            None => cmd.to_string(),
+        };
+        let mut fb = Flowbits::parse(&base)?;
+        let (mut dst, mut expire) = (false, None);
+        for item in parts.next().map(split_args).unwrap_or_default() {
+            match item {
+                "src" | "ip_src" => dst = false,
+                "dst" | "ip_dst" => dst = true,
+                item => match word_arg(item, "expire") {
+                    Some(n) => {
+                        expire = Some(
+                            n.parse()
+                                .map_err(|_| invalid(format!("bad expire `{n}`")))?,
+                        )
+                    }
+                    None => return Err(invalid(format!("unknown hostbits option `{item}`"))),
+                },
+            }
+        }
+        fb.scope = BitScope::Host { dst, expire };
+        Ok(fb)
+    }
+
     pub(crate) fn parse(s: &str) -> Result<Flowbits, ErrorKind> {
         let (cmd, names) = match s.split_once(',') {
             Some((c, n)) => (c.trim(), Some(n.trim())),
@@ -903,6 +1016,7 @@ impl Flowbits {
             cmd,
             names: Vec::new(),
             all: false,
+            scope: BitScope::Flow,
         };
         match (cmd, names) {
             (FlowbitCmd::NoAlert, None) => {}
@@ -953,6 +1067,14 @@ impl fmt::Display for Flowbits {
         f.write_str(cmd)?;
         if !self.names.is_empty() {
             write!(f, ",{}", self.names.join(if self.all { "&" } else { "|" }))?;
+        }
+        if let BitScope::Host { dst, expire } = self.scope {
+            if dst {
+                f.write_str(",dst")?;
+            }
+            if let Some(e) = expire {
+                write!(f, ",expire {e}")?;
+            }
         }
         Ok(())
     }
@@ -1213,6 +1335,23 @@ mod tests {
         let p = Pcre::parse(r#"!"/x/smR""#).unwrap();
         assert!(p.negated && p.relative && p.flags == "sm");
         assert!(Pcre::parse(r#""/x/q""#).is_err());
+        let p = Pcre::parse(r#""/^(.*)\/(\d+)/VG, flow:key,pkt:value""#).unwrap();
+        assert_eq!(p.flags, "G");
+        assert_eq!(p.buffer, Some("http.user_agent"));
+        assert_eq!(
+            p.captures,
+            [
+                (VarKind::Flow, "key".into()),
+                (VarKind::Pkt, "value".into())
+            ]
+        );
+        assert_eq!(p.captures_string(), ",flow:key,pkt:value");
+        assert!(Pcre::parse(r#""/(x)/, bogus:y""#).is_err());
+        assert_eq!(
+            VarKind::from_group_name("alert_ua"),
+            Some((VarKind::Alert, "ua"))
+        );
+        assert_eq!(VarKind::from_group_name("ua"), None);
         assert!(Pcre::parse(r#""x""#).is_err());
         assert!(Pcre::parse(r#""/x"#).is_err());
     }
@@ -1227,6 +1366,19 @@ mod tests {
         assert!(Flowbits::parse("noalert").is_ok());
         assert!(Flowbits::parse("set").is_err());
         assert!(Flowbits::parse("frob,x").is_err());
+        let hb = Flowbits::parse_hostbits("toggle,abc,dst").unwrap();
+        assert_eq!(
+            hb.scope,
+            BitScope::Host {
+                dst: true,
+                expire: None
+            }
+        );
+        assert_eq!(hb.to_string(), "toggle,abc,dst");
+        let hb = Flowbits::parse_hostbits("set,a, src, expire 60").unwrap();
+        assert_eq!(hb.to_string(), "set,a,expire 60");
+        assert!(Flowbits::parse_hostbits("set,a,sideways").is_err());
+        assert!(Flowbits::parse_hostbits("noalert").is_ok());
         let t = Threshold::parse("type limit, track by_src, seconds 60, count 1", true).unwrap();
         assert_eq!(
             t.to_string(),

@@ -116,7 +116,11 @@ impl fmt::Display for Rule {
             write!(f, " flow:{fl};")?;
         }
         for fb in &self.flowbits {
-            write!(f, " flowbits:{fb};")?;
+            let keyword = match fb.scope {
+                crate::keywords::BitScope::Flow => "flowbits",
+                crate::keywords::BitScope::Host { .. } => "hostbits",
+            };
+            write!(f, " {keyword}:{fb};")?;
         }
         if self.noalert
             && !self
@@ -194,10 +198,11 @@ impl fmt::Display for Rule {
                     Match::Content(c) => content(f, c)?,
                     Match::Pcre(p) => write!(
                         f,
-                        " pcre:{}\"/{}/{}\";",
+                        " pcre:{}\"/{}/{}{}\";",
                         if p.negated { "!" } else { "" },
                         p.pattern,
-                        p.modifier_string()
+                        p.modifier_string(),
+                        p.captures_string()
                     )?,
                     Match::IsDataAt(d) => {
                         let mut parts =

@@ -302,7 +302,6 @@ const UNSUPPORTED: &[&str] = &[
     "file.name.raw",
     "bypass",
     "l3_proto",
-    "tcp.flags",
     "dns.rcode",
     "dns.rrtype",
     "dhcp.leasetime",
@@ -315,7 +314,6 @@ const KEPT_AS_WRITTEN: &[&str] = &[
     "prefilter",
     "ftpbounce",
     "requires",
-    "hostbits",
     "stream-event",
     "decode-event",
     "engine-event",
@@ -940,8 +938,12 @@ fn apply_option(
             }
             rule.flow = Some(Flow::parse(need(v)?)?)
         }
-        "flowbits" => {
-            let fb = Flowbits::parse(need(v)?)?;
+        "flowbits" | "hostbits" => {
+            let fb = if opt.key == "hostbits" {
+                Flowbits::parse_hostbits(need(v)?)?
+            } else {
+                Flowbits::parse(need(v)?)?
+            };
             if fb.cmd == FlowbitCmd::NoAlert {
                 rule.noalert = true;
             }
@@ -967,7 +969,8 @@ fn apply_option(
             }
             rule.detection_filter = Some(Threshold::parse(need(v)?, false)?)
         }
-        "flags" => rule
+        // Suricata 8 names the TCP header keywords `tcp.*`; the old names stay aliases.
+        "flags" | "tcp.flags" => rule
             .checks
             .push(HeaderCheck::Flags(TcpFlags::parse(need(v)?)?)),
         "ttl" => rule
@@ -1027,8 +1030,8 @@ fn apply_option(
             let c = Checksum::from_keyword(k).unwrap_or(Checksum::Ipv4);
             rule.checks.push(HeaderCheck::Checksum(c, valid));
         }
-        "ack" => rule.checks.push(HeaderCheck::Ack(num(v)?)),
-        "seq" => rule.checks.push(HeaderCheck::Seq(num(v)?)),
+        "ack" | "tcp.ack" => rule.checks.push(HeaderCheck::Ack(num(v)?)),
+        "seq" | "tcp.seq" => rule.checks.push(HeaderCheck::Seq(num(v)?)),
         "window" => {
             let s = need(v)?.trim();
             let (neg, n) = match s.strip_prefix('!') {

@@ -18,6 +18,8 @@ pub const SUPPORTED: &[&str] = &[
     "http.header.raw",
     "http.cookie",
     "http.stat_code",
+    "http.stat_msg",
+    "http.response_line",
     "http.request_body",
     "http.response_body",
     "file.data",
@@ -220,6 +222,21 @@ pub fn buffers(
             if let Some(b) = header_names(rs) {
                 resp.push(("http.header_names", b));
             }
+            let extra_of = |name: &str| extra.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
+            if let Some(code) = body.get("status").and_then(Value::as_u64) {
+                let reason = extra_of("http.stat_msg").unwrap_or_default();
+                let proto = extra_of("http.response_protocol")
+                    .filter(|p| !p.is_empty())
+                    .or_else(|| s(body, &["protocol"]).map(str::as_bytes))
+                    .unwrap_or_default();
+                let mut line = proto.to_vec();
+                line.extend_from_slice(format!(" {code} ").as_bytes());
+                line.extend_from_slice(reason);
+                resp.push(("http.response_line", line));
+                if !reason.is_empty() {
+                    resp.push(("http.stat_msg", reason.to_vec()));
+                }
+            }
             for (name, bytes) in extra {
                 match *name {
                     "http.request_body" if !bytes.is_empty() => {
@@ -351,6 +368,21 @@ mod tests {
             .filter(|(n, _)| *n == name)
             .map(|(_, v)| v.as_slice())
             .collect()
+    }
+
+    #[test]
+    fn http_response_line_and_stat_msg_from_the_parser() {
+        let body = json!({"url": "/", "http_method": "GET", "protocol": "HTTP/1.1", "status": 200});
+        let extra: [(&str, &[u8]); 2] = [
+            ("http.stat_msg", b"OK"),
+            ("http.response_protocol", b"HTTP/1.0"),
+        ];
+        let (_, resp) = buffers("http", &body, &extra);
+        assert_eq!(get(&resp, "http.response_line"), [b"HTTP/1.0 200 OK"]);
+        assert_eq!(get(&resp, "http.stat_msg"), [b"OK"]);
+        // Without the parser's extras the request's protocol stands in.
+        let (_, resp) = buffers("http", &body, &[]);
+        assert_eq!(get(&resp, "http.response_line"), [b"HTTP/1.1 200 "]);
     }
 
     #[test]

@@ -39,17 +39,19 @@ use serde_json::{json, Map, Value};
 use crate::buffers::{is_packet_buffer, PAYLOAD};
 use crate::classification::Classifications;
 use crate::header::{Action, Direction};
-use crate::keywords::{FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track};
+use crate::keywords::{BitScope, FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track, VarKind};
 use crate::prefilter::{Prefilter, PrefilterError, Traffic};
 use crate::rule::{HeaderCheck, Match, Rule};
 use crate::ruleset::LoadedRule;
-use payload::{Inspect, RegexCache};
+use payload::{Capture, Inspect, RegexCache};
 
 /// Table sizes; the defaults are safe for a sensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
     /// Flows with flowbits held at once.
     pub max_flow_states: usize,
+    /// Hosts with hostbits held at once.
+    pub max_host_states: usize,
     /// Threshold and detection_filter entries held at once.
     pub max_threshold_entries: usize,
 }
@@ -58,6 +60,7 @@ impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             max_flow_states: 262_144,
+            max_host_states: 65_536,
             max_threshold_entries: 65_536,
         }
     }
@@ -79,6 +82,8 @@ pub struct EngineStats {
     pub noalert: u64,
     /// New flows whose flowbits could not be kept (table full).
     pub flow_state_full: u64,
+    /// New hosts whose hostbits could not be kept (table full).
+    pub host_state_full: u64,
     /// New threshold entries that could not be kept (table full).
     pub threshold_full: u64,
 }
@@ -102,7 +107,8 @@ struct RuleInfo {
     app_pass: bool,
     /// Evaluation order within one inspection: pass rules, then flowbit setters, then the rest.
     order: u8,
-    flowbits: Vec<(FlowbitCmd, Vec<u32>, bool)>,
+    /// (command, bit ids, all of them, flow or host).
+    flowbits: Vec<(FlowbitCmd, Vec<u32>, bool, BitScope)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,10 +140,20 @@ pub struct Engine {
     by_src: HashMap<u32, Vec<u32>>,
     by_dst: HashMap<u32, Vec<u32>>,
     flowbits: HashMap<u64, Vec<u32>>,
+    /// Hostbits: per address, (bit id, expiry in packet-time microseconds).
+    hostbits: HashMap<IpAddr, Vec<(u32, i64)>>,
     thresholds: HashMap<ThresholdKey, ThresholdState>,
     regex: RegexCache,
     stats: EngineStats,
     vars: Vec<(String, u64)>,
+    /// pcre captures of the rule being verified.
+    captures: Vec<Capture>,
+    /// Packet variables set while inspecting the current packet or record.
+    pktvars: Vec<(String, Vec<u8>)>,
+    /// Flow variables, in the order first set, per flow.
+    flowvars: HashMap<u64, Vec<(String, Vec<u8>)>>,
+    /// Flowbit names by id.
+    bit_names: Vec<String>,
     last_threshold_sweep: i64,
 }
 
@@ -148,6 +164,9 @@ pub enum EngineError {
     #[error(transparent)]
     Prefilter(#[from] PrefilterError),
 }
+
+/// How long a hostbit lasts when the rule gives no `expire` (Suricata's default).
+const HOSTBIT_EXPIRE_S: u32 = 30;
 
 /// Most addresses one rule may put in the address index.
 const MAX_INDEXED: u64 = 1_024;
@@ -289,10 +308,10 @@ impl Engine {
                                 *bit_ids.entry(n.clone()).or_insert(next)
                             })
                             .collect();
-                        (f.cmd, ids, f.all)
+                        (f.cmd, ids, f.all, f.scope)
                     })
                     .collect();
-                let sets = flowbits.iter().any(|(c, _, _)| {
+                let sets = flowbits.iter().any(|(c, _, _, _)| {
                     matches!(c, FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle)
                 });
                 let order = if r.header.action == Action::Pass {
@@ -337,6 +356,10 @@ impl Engine {
             exclude[i] = true;
         }
         let prefilter = Prefilter::build_excluding(&kept, &exclude)?;
+        let mut bit_names = vec![String::new(); bit_ids.len()];
+        for (name, id) in bit_ids {
+            bit_names[id as usize] = name;
+        }
         Ok(Engine {
             config,
             rules: kept,
@@ -347,10 +370,15 @@ impl Engine {
             by_src,
             by_dst,
             flowbits: HashMap::new(),
+            hostbits: HashMap::new(),
             thresholds: HashMap::new(),
             regex: RegexCache::default(),
             stats: EngineStats::default(),
             vars: Vec::new(),
+            captures: Vec::new(),
+            pktvars: Vec::new(),
+            flowvars: HashMap::new(),
+            bit_names,
             last_threshold_sweep: i64::MIN / 2,
         })
     }
@@ -396,6 +424,7 @@ impl Engine {
     /// Inspects a packet; appends a verdict per alerting rule.
     pub fn inspect_packet(&mut self, p: &PacketView<'_>, out: &mut Vec<Verdict>) {
         self.stats.packets += 1;
+        self.pktvars.clear();
         let traffic = Traffic {
             transport: transport_name(p.proto),
             app: p.app_proto,
@@ -424,6 +453,7 @@ impl Engine {
     /// Inspects an app-layer record completed by packet `p`.
     pub fn inspect_app(&mut self, p: &PacketView<'_>, a: &AppView<'_>, out: &mut Vec<Verdict>) {
         self.stats.app_records += 1;
+        self.pktvars.clear();
         let (req, resp) = app::buffers(a.event.event_type, &a.event.body, a.extra);
         let (client, server) = if p.to_server {
             ((p.src, p.sport), (p.dst, p.dport))
@@ -503,6 +533,8 @@ impl Engine {
             self.stats.matches += 1;
             matched.push(r);
             self.apply_flowbits(r, p.flow_id);
+            self.apply_hostbits(r, p, side);
+            let context = self.apply_captures(p.flow_id);
             let rule = &self.rules[r].rule;
             let pass = rule.header.action == Action::Pass;
             if rule.noalert {
@@ -511,10 +543,24 @@ impl Engine {
                 self.stats.suppressed += 1;
             } else if !pass {
                 self.stats.alerts += 1;
+                let mut alert = self.alert_json(r);
+                if let (Some(ctx), Value::Object(o)) = (context, &mut alert) {
+                    o.insert("context".into(), ctx);
+                }
+                let mut extra = self.flow_record(p.flow_id);
+                if !self.pktvars.is_empty() {
+                    let md = extra
+                        .entry("metadata")
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(md) = md {
+                        md.insert("pktvars".into(), var_list(&self.pktvars));
+                    }
+                }
                 out.push(Verdict {
-                    alert: self.alert_json(r),
+                    alert,
                     to_server: side.to_server,
                     with_app,
+                    extra,
                 });
             }
             if pass {
@@ -588,8 +634,21 @@ impl Engine {
             return false;
         }
         let bits = self.flowbits.get(&p.flow_id);
-        for (cmd, ids, all) in &info.flowbits {
-            let set = |id: &u32| bits.is_some_and(|b| b.contains(id));
+        let now = p.ts.as_micros();
+        for (cmd, ids, all, scope) in &info.flowbits {
+            let host_bits = match scope {
+                BitScope::Flow => None,
+                BitScope::Host { dst, .. } => {
+                    Some(
+                        self.hostbits
+                            .get(if *dst { &side.dst.0 } else { &side.src.0 }),
+                    )
+                }
+            };
+            let set = |id: &u32| match host_bits {
+                None => bits.is_some_and(|b| b.contains(id)),
+                Some(h) => h.is_some_and(|h| h.iter().any(|(b, exp)| b == id && *exp > now)),
+            };
             let ok = match cmd {
                 FlowbitCmd::IsSet if *all => ids.iter().all(set),
                 FlowbitCmd::IsSet => ids.iter().any(set),
@@ -602,6 +661,7 @@ impl Engine {
             }
         }
         self.vars.clear();
+        self.captures.clear();
         for (bi, b) in rule.buffers.iter().enumerate() {
             let base = (bi as u16) << 8;
             let mut any_instance = false;
@@ -630,6 +690,8 @@ impl Engine {
                 let data = transform(&b.transforms, data);
                 let mut insp = Inspect::new(r as u32, &mut self.vars, &mut self.regex);
                 if insp.run(&b.matches, base, &data) {
+                    let caps = std::mem::take(&mut insp.captures);
+                    self.captures.extend(caps);
                     ok = true;
                     break;
                 }
@@ -646,11 +708,10 @@ impl Engine {
 
     fn apply_flowbits(&mut self, r: usize, flow: u64) {
         let info = &self.info[r];
-        if !info
-            .flowbits
-            .iter()
-            .any(|(c, _, _)| matches!(c, FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle))
-        {
+        if !info.flowbits.iter().any(|(c, _, _, scope)| {
+            *scope == BitScope::Flow
+                && matches!(c, FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle)
+        }) {
             return;
         }
         if !self.flowbits.contains_key(&flow) && self.flowbits.len() >= self.config.max_flow_states
@@ -659,7 +720,10 @@ impl Engine {
             return;
         }
         let bits = self.flowbits.entry(flow).or_default();
-        for (cmd, ids, _) in &info.flowbits {
+        for (cmd, ids, _, scope) in &info.flowbits {
+            if *scope != BitScope::Flow {
+                continue;
+            }
             for id in ids {
                 let pos = bits.iter().position(|b| b == id);
                 match (cmd, pos) {
@@ -669,6 +733,112 @@ impl Engine {
                     }
                     _ => {}
                 }
+            }
+        }
+    }
+
+    /// Stores the matched rule's pcre captures: flow variables on the flow, packet
+    /// variables for this packet's alerts. Returns the alert `context` object, if any.
+    fn apply_captures(&mut self, flow: u64) -> Option<Value> {
+        if self.captures.is_empty() {
+            return None;
+        }
+        let mut context = Map::new();
+        for (kind, name, value) in std::mem::take(&mut self.captures) {
+            match kind {
+                VarKind::Alert => {
+                    context.insert(name, json!(String::from_utf8_lossy(&value)));
+                }
+                VarKind::Pkt => set_var(&mut self.pktvars, name, value),
+                VarKind::Flow => {
+                    if !self.flowvars.contains_key(&flow)
+                        && self.flowvars.len() >= self.config.max_flow_states
+                    {
+                        self.stats.flow_state_full += 1;
+                        continue;
+                    }
+                    set_var(self.flowvars.entry(flow).or_default(), name, value);
+                }
+            }
+        }
+        (!context.is_empty()).then_some(Value::Object(context))
+    }
+
+    /// Top-level EVE fields the flow's state adds to its alerts and its flow record:
+    /// `traffic` from flowbits named `traffic/id/<x>` or `traffic/label/<x>`, and
+    /// `metadata.flowvars`.
+    pub fn flow_record(&self, flow: u64) -> Map<String, Value> {
+        let mut out = Map::new();
+        let (mut ids, mut labels) = (Vec::new(), Vec::new());
+        for id in self.flowbits.get(&flow).into_iter().flatten() {
+            let Some(name) = self.bit_names.get(*id as usize) else {
+                continue;
+            };
+            if let Some(x) = name.strip_prefix("traffic/id/") {
+                ids.push(x);
+            } else if let Some(x) = name.strip_prefix("traffic/label/") {
+                labels.push(x);
+            }
+        }
+        if !ids.is_empty() || !labels.is_empty() {
+            ids.sort_unstable();
+            labels.sort_unstable();
+            let mut t = Map::new();
+            if !ids.is_empty() {
+                t.insert("id".into(), json!(ids));
+            }
+            if !labels.is_empty() {
+                t.insert("label".into(), json!(labels));
+            }
+            out.insert("traffic".into(), Value::Object(t));
+        }
+        if let Some(vars) = self.flowvars.get(&flow).filter(|v| !v.is_empty()) {
+            out.insert("metadata".into(), json!({ "flowvars": var_list(vars) }));
+        }
+        out
+    }
+
+    fn apply_hostbits(&mut self, r: usize, p: &PacketView<'_>, side: &Side<'_>) {
+        let info = &self.info[r];
+        let now = p.ts.as_micros();
+        for (cmd, ids, _, scope) in &info.flowbits {
+            let BitScope::Host { dst, expire } = *scope else {
+                continue;
+            };
+            if !matches!(
+                cmd,
+                FlowbitCmd::Set | FlowbitCmd::Unset | FlowbitCmd::Toggle
+            ) {
+                continue;
+            }
+            let host = if dst { side.dst.0 } else { side.src.0 };
+            if !self.hostbits.contains_key(&host) {
+                if self.hostbits.len() >= self.config.max_host_states {
+                    // Hosts whose bits have all expired make room before giving up.
+                    self.hostbits
+                        .retain(|_, bits| bits.iter().any(|(_, exp)| *exp > now));
+                }
+                if self.hostbits.len() >= self.config.max_host_states {
+                    self.stats.host_state_full += 1;
+                    continue;
+                }
+            }
+            let bits = self.hostbits.entry(host).or_default();
+            bits.retain(|(_, exp)| *exp > now);
+            let until = now + i64::from(expire.unwrap_or(HOSTBIT_EXPIRE_S)) * 1_000_000;
+            for id in ids {
+                let pos = bits.iter().position(|(b, _)| b == id);
+                match (cmd, pos) {
+                    (FlowbitCmd::Set, Some(i)) => bits[i].1 = until,
+                    (FlowbitCmd::Set, None) | (FlowbitCmd::Toggle, None) => bits.push((*id, until)),
+                    (FlowbitCmd::Unset, Some(i)) | (FlowbitCmd::Toggle, Some(i)) => {
+                        bits.swap_remove(i);
+                    }
+                    _ => {}
+                }
+            }
+            if bits.is_empty() {
+                self.hostbits.remove(&host);
             }
         }
     }
@@ -799,12 +969,34 @@ impl Engine {
             "suppressed": s.suppressed,
             "noalert": s.noalert,
             "flow_state_full": s.flow_state_full,
+            "host_state_full": s.host_state_full,
             "threshold_full": s.threshold_full,
             "regex_limit_hits": self.regex.limit_hits,
             "regex_compile_errors": self.regex.compile_errors,
             "inspect_budget_exhausted": self.regex.budget_exhausted,
         })
     }
+}
+
+/// Most variables one flow (or packet) keeps; later new names are not kept.
+const MAX_VARS: usize = 64;
+
+/// Sets `name` to `value`, keeping the order names were first set.
+fn set_var(vars: &mut Vec<(String, Vec<u8>)>, name: String, value: Vec<u8>) {
+    if let Some(slot) = vars.iter_mut().find(|(n, _)| *n == name) {
+        slot.1 = value;
+    } else if vars.len() < MAX_VARS {
+        vars.push((name, value));
+    }
+}
+
+/// Variables as EVE lists them: one `{name: value}` object each.
+fn var_list(vars: &[(String, Vec<u8>)]) -> Value {
+    Value::Array(
+        vars.iter()
+            .map(|(n, v)| json!({ n.as_str(): String::from_utf8_lossy(v) }))
+            .collect(),
+    )
 }
 
 /// Where one inspection looks: endpoints in the alert's direction and the buffers.
@@ -1011,6 +1203,11 @@ impl Inspector for Engine {
         // Per-flow threshold entries are left to expire with the table's sweep: scanning
         // the table at every flow end would cost more than they weigh.
         self.flowbits.remove(&flow_id);
+        self.flowvars.remove(&flow_id);
+    }
+
+    fn flow_record(&self, flow_id: u64) -> Map<String, Value> {
+        Engine::flow_record(self, flow_id)
     }
 
     fn stats(&self) -> Value {

@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 
-use crate::keywords::{ByteExtract, ByteJump, ByteOp, ByteTest, Content, Endian, NumBase, Value};
+use crate::keywords::{
+    ByteExtract, ByteJump, ByteOp, ByteTest, Content, Endian, NumBase, Value, VarKind,
+};
 use crate::rule::Match;
 
 /// Regex match limits, as PCRE2 pattern settings: Suricata's defaults.
@@ -17,6 +19,13 @@ const DEPTH_LIMIT: u32 = 1_500;
 
 /// Steps (content searches, regex runs) one buffer inspection may take.
 const STEP_BUDGET: u32 = 4_096;
+
+/// Longest pcre capture kept as a variable; longer ones are cut (a variable is evidence
+/// for an analyst, not a copy of the traffic).
+pub const MAX_CAPTURE_LEN: usize = 1_024;
+
+/// A pcre capture destined for a variable: kind, name, bytes.
+pub type Capture = (VarKind, String, Vec<u8>);
 
 /// Compiled regexes, built on first use: ET Open has thousands of `pcre`s and most never
 /// meet a candidate, so compiling them all at load would cost seconds and megabytes.
@@ -59,6 +68,8 @@ pub struct Inspect<'r, 'c> {
     /// byte_extract variables so far.
     pub vars: &'r mut Vec<(String, u64)>,
     pub cache: &'c mut RegexCache,
+    /// Captures of the pcres on the matching path, for variables.
+    pub captures: Vec<Capture>,
     steps: u32,
 }
 
@@ -68,6 +79,7 @@ impl<'r, 'c> Inspect<'r, 'c> {
             rule,
             vars,
             cache,
+            captures: Vec::new(),
             steps: 0,
         }
     }
@@ -124,15 +136,55 @@ impl<'r, 'c> Inspect<'r, 'c> {
                     0
                 };
                 let subject = &data[start..];
-                let found = match re.find(subject) {
-                    Ok(m) => m.map(|m| start + m.end()),
-                    Err(_) => {
-                        self.cache.limit_hits += 1;
-                        return false;
+                let kept = self.captures.len();
+                let wants_vars = !p.negated
+                    && (!p.captures.is_empty()
+                        || re
+                            .capture_names()
+                            .iter()
+                            .flatten()
+                            .any(|n| VarKind::from_group_name(n).is_some()));
+                let found = if wants_vars {
+                    match re.captures(subject) {
+                        Ok(Some(caps)) => {
+                            let names = re.capture_names();
+                            let group = |g: usize| caps.get(g).map(|m| m.as_bytes());
+                            for (i, (kind, name)) in p.captures.iter().enumerate() {
+                                if let Some(b) = group(i + 1) {
+                                    self.captures.push((*kind, name.clone(), capped(b)));
+                                }
+                            }
+                            for (g, n) in names.iter().enumerate() {
+                                let named = n.as_deref().and_then(VarKind::from_group_name);
+                                if let (Some((kind, name)), Some(b)) = (named, group(g)) {
+                                    self.captures.push((kind, name.to_string(), capped(b)));
+                                }
+                            }
+                            caps.get(0).map(|m| start + m.end())
+                        }
+                        Ok(None) => None,
+                        Err(_) => {
+                            self.cache.limit_hits += 1;
+                            return false;
+                        }
+                    }
+                } else {
+                    match re.find(subject) {
+                        Ok(m) => m.map(|m| start + m.end()),
+                        Err(_) => {
+                            self.cache.limit_hits += 1;
+                            return false;
+                        }
                     }
                 };
                 match (found, p.negated) {
-                    (Some(end), false) => self.at(ms, base, i + 1, data, end),
+                    (Some(end), false) => {
+                        let ok = self.at(ms, base, i + 1, data, end);
+                        if !ok {
+                            self.captures.truncate(kept);
+                        }
+                        ok
+                    }
                     (None, true) => self.at(ms, base, i + 1, data, cursor),
                     _ => false,
                 }
@@ -164,7 +216,10 @@ impl<'r, 'c> Inspect<'r, 'c> {
                 Some((value, next)) => {
                     self.vars.push((e.name.clone(), value));
                     let ok = self.at(ms, base, i + 1, data, next);
-                    self.vars.pop();
+                    // Kept on success: later buffers of the rule may use the variable.
+                    if !ok {
+                        self.vars.pop();
+                    }
                     ok
                 }
                 None => false,
@@ -285,6 +340,10 @@ fn later_relative(rest: &[Match]) -> bool {
         Match::ByteExtract(e) => e.relative,
         _ => false,
     })
+}
+
+fn capped(b: &[u8]) -> Vec<u8> {
+    b[..b.len().min(MAX_CAPTURE_LEN)].to_vec()
 }
 
 /// First position of `needle` in `hay`.
@@ -414,7 +473,12 @@ fn byte_jump(ctx: &Inspect<'_, '_>, j: &ByteJump, data: &[u8], cursor: usize) ->
     } else {
         offset
     };
-    let v = read_number(data, at, n as usize, j.endian, j.string)?;
+    let v = if n == 0 {
+        // Nothing to read, but the place to read it must still be in the buffer.
+        (0..=data.len() as i64).contains(&at).then_some(0)?
+    } else {
+        read_number(data, at, n as usize, j.endian, j.string)?
+    };
     let mut v = apply_mask(v, j.bitmask).checked_mul(u64::from(j.multiplier.unwrap_or(1)))?;
     if j.align && v % 4 != 0 {
         v += 4 - v % 4;
@@ -430,7 +494,13 @@ fn byte_jump(ctx: &Inspect<'_, '_>, j: &ByteJump, data: &[u8], cursor: usize) ->
     let next = from
         .checked_add(v)?
         .checked_add(i64::from(j.post_offset.unwrap_or(0)))?;
-    // A jump may land at the very end of the buffer but not beyond it, nor before it.
+    // A negative post_offset that would land before the buffer lands at its start.
+    let next = if j.post_offset.is_some_and(|o| o < 0) {
+        next.max(0)
+    } else {
+        next
+    };
+    // A jump may land at the very end of the buffer but not beyond it.
     (0..=data.len() as i64)
         .contains(&next)
         .then_some(next as usize)
@@ -522,6 +592,37 @@ mod tests {
     }
 
     #[test]
+    fn pcre_captures_fill_variables_on_the_matching_path() {
+        let r = crate::parse_line(
+            r#"alert tcp any any -> any any (pcre:"/^([0-9.]+) ([a-z]+) (?P<alert_ua>[a-z]+)/,flow:version,pkt:os"; content:"end"; sid:1;)"#,
+        )
+        .unwrap();
+        let b = &r.buffers[0];
+        let mut vars = Vec::new();
+        let mut cache = RegexCache::default();
+        let mut insp = Inspect::new(0, &mut vars, &mut cache);
+        assert!(insp.run(&b.matches, 0, b"5.0 linux mozilla end"));
+        let mut got: Vec<_> = insp
+            .captures
+            .iter()
+            .map(|(k, n, v)| (*k, n.as_str(), v.as_slice()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (VarKind::Flow, "version", &b"5.0"[..]),
+                (VarKind::Pkt, "os", &b"linux"[..]),
+                (VarKind::Alert, "ua", &b"mozilla"[..]),
+            ]
+        );
+        // When a later inspection fails, nothing is captured.
+        let mut insp = Inspect::new(0, &mut vars, &mut cache);
+        assert!(!insp.run(&b.matches, 0, b"5.0 linux mozilla"));
+        assert!(insp.captures.is_empty());
+    }
+
+    #[test]
     fn isdataat_dsize_like_offsets() {
         let d = b"ABCDEFGH";
         assert!(matches("isdataat:7;", d));
@@ -549,5 +650,26 @@ mod tests {
         ));
         assert!(matches("byte_test:1,=,5,0,string,dec;", b"5 apples"));
         assert!(matches("byte_test:2,=,255,0,string,hex;", b"ff"));
+    }
+
+    #[test]
+    fn byte_jump_zero_bytes_and_negative_post_offset() {
+        let d = b"NSLO\x0a\x95\x00\x20rest";
+        // 0 bytes: no jump, then post_offset moves back to the start of the buffer.
+        assert!(matches(
+            r#"content:"|0A 95 00 20|"; byte_jump:0,0,relative,post_offset -8; pcre:"/^NSLO/R";"#,
+            d
+        ));
+        // Landing before the start is clamped to the start.
+        assert!(matches(
+            r#"content:"|0A 95 00 20|"; byte_jump:0,0,relative,post_offset -10; pcre:"/^NSLO/R";"#,
+            d
+        ));
+        // A byte_extract variable of value 0 as the byte count.
+        assert!(matches(
+            r#"content:"|00 00 00|"; byte_extract:1,4,n,relative; byte_jump:n,0,relative; isdataat:1,relative;"#,
+            b"\x00\x00\x00\x05\x34\x23\x06\x00\x21\x0a"
+        ));
+        assert!(!matches("byte_jump:0,20;", d));
     }
 }

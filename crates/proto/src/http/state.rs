@@ -445,6 +445,12 @@ impl AppParser for HttpParser {
         if let Some(tx) = self.last_transaction() {
             out.push(("http.request_body", &tx.request_body));
             out.push(("http.response_body", &tx.response_body));
+            // The reason phrase and the response's own protocol are not in the EVE record,
+            // and `http.stat_msg` / `http.response_line` need them.
+            if let Some(resp) = &tx.response {
+                out.push(("http.stat_msg", &resp.line.reason));
+                out.push(("http.response_protocol", &resp.line.protocol));
+            }
         }
     }
 
