@@ -319,6 +319,147 @@ pub struct ByteExtract {
     pub align: Option<u8>,
 }
 
+/// The operator of `byte_math`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum MathOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Shl,
+    Shr,
+}
+
+impl MathOp {
+    fn symbol(self) -> &'static str {
+        match self {
+            MathOp::Add => "+",
+            MathOp::Sub => "-",
+            MathOp::Mul => "*",
+            MathOp::Div => "/",
+            MathOp::Shl => "<<",
+            MathOp::Shr => ">>",
+        }
+    }
+}
+
+/// `byte_math:bytes N, offset N, oper OP, rvalue V, result NAME[, relative][, endian E]
+/// [, string BASE][, dce][, bitmask M]`: reads a number, combines it with `rvalue`, and
+/// stores the result in a variable, as `byte_extract` does; the cursor does not move.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub struct ByteMath {
+    pub nbytes: Value<u8>,
+    pub offset: Value<i32>,
+    pub op: MathOp,
+    pub rvalue: Value<u64>,
+    pub result: String,
+    pub relative: bool,
+    pub endian: Option<Endian>,
+    pub string: Option<NumBase>,
+    pub bitmask: Option<u64>,
+}
+
+impl ByteMath {
+    pub(crate) fn parse(s: &str) -> Result<ByteMath, ErrorKind> {
+        let (mut nbytes, mut offset, mut op, mut rvalue, mut result) =
+            (None, None, None, None, None);
+        let (mut relative, mut endian, mut string, mut bitmask) = (false, None, None, None);
+        for item in split_args(s) {
+            let (k, v) = match item.split_once(char::is_whitespace) {
+                Some((k, v)) => (k, v.trim()),
+                None => (item, ""),
+            };
+            match (k, v) {
+                ("relative", "") => relative = true,
+                ("dce", "") => endian = Some(Endian::Dce),
+                ("bytes", v) => nbytes = Some(parse_nbytes(v, 10)?),
+                ("offset", v) => offset = Some(parse_value::<i32>(v)?),
+                ("oper", v) => {
+                    op = Some(match v {
+                        "+" => MathOp::Add,
+                        "-" => MathOp::Sub,
+                        "*" => MathOp::Mul,
+                        "/" => MathOp::Div,
+                        "<<" => MathOp::Shl,
+                        ">>" => MathOp::Shr,
+                        o => return Err(invalid(format!("unknown byte_math operator `{o}`"))),
+                    })
+                }
+                ("rvalue", v) => {
+                    rvalue = Some(match parse_u64(v) {
+                        Ok(n) => Value::Num(n),
+                        Err(_) => parse_value::<u64>(v)?,
+                    })
+                }
+                ("result", v) => match parse_value::<u64>(v)? {
+                    Value::Var(name) => result = Some(name),
+                    Value::Num(_) => return Err(invalid("byte_math result must be a name")),
+                },
+                ("endian", "big") => endian = Some(Endian::Big),
+                ("endian", "little") => endian = Some(Endian::Little),
+                ("string", v) => string = Some(parse_base(Some(&v))?),
+                ("bitmask", v) => bitmask = Some(parse_u64(v)?),
+                _ => return Err(invalid(format!("unknown byte_math option `{item}`"))),
+            }
+        }
+        let need = |what: &str| invalid(format!("byte_math needs {what}"));
+        let m = ByteMath {
+            nbytes: nbytes.ok_or_else(|| need("bytes"))?,
+            offset: offset.ok_or_else(|| need("offset"))?,
+            op: op.ok_or_else(|| need("oper"))?,
+            rvalue: rvalue.ok_or_else(|| need("rvalue"))?,
+            result: result.ok_or_else(|| need("result"))?,
+            relative,
+            endian,
+            string,
+            bitmask,
+        };
+        if let (Value::Num(n), None) = (&m.nbytes, m.string) {
+            if *n > 4 {
+                return Err(invalid(format!(
+                    "number of bytes {n} is not in 1..=4 without `string`"
+                )));
+            }
+        }
+        Ok(m)
+    }
+}
+
+impl fmt::Display for ByteMath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "bytes {}, offset {}, oper {}, rvalue {}, result {}",
+            self.nbytes,
+            self.offset,
+            self.op.symbol(),
+            self.rvalue,
+            self.result
+        )?;
+        if self.relative {
+            f.write_str(", relative")?;
+        }
+        match self.endian {
+            Some(Endian::Big) => f.write_str(", endian big")?,
+            Some(Endian::Little) => f.write_str(", endian little")?,
+            Some(Endian::Dce) => f.write_str(", dce")?,
+            None => {}
+        }
+        match self.string {
+            Some(NumBase::Hex) => f.write_str(", string hex")?,
+            Some(NumBase::Dec) => f.write_str(", string dec")?,
+            Some(NumBase::Oct) => f.write_str(", string oct")?,
+            None => {}
+        }
+        if let Some(m) = self.bitmask {
+            write!(f, ", bitmask {m}")?;
+        }
+        Ok(())
+    }
+}
+
 /// `base64_decode[:bytes N][,offset N][,relative]`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[allow(missing_docs)]
@@ -1321,6 +1462,20 @@ mod tests {
         assert!(ByteTest::parse("9,=,1,0").is_err());
         let j = ByteJump::parse("4,-4,relative,from_beginning,little,post_offset -2").unwrap();
         assert!(j.from_beginning && j.post_offset == Some(-2) && j.offset == Value::Num(-4));
+        let m =
+            ByteMath::parse("bytes 1, offset 1, oper <<, rvalue 2, result r, relative").unwrap();
+        assert_eq!(m.op, MathOp::Shl);
+        assert!(m.relative && m.result == "r");
+        assert_eq!(
+            m.to_string(),
+            "bytes 1, offset 1, oper <<, rvalue 2, result r, relative"
+        );
+        let m = ByteMath::parse("bytes n, offset 0, oper +, rvalue v, result r").unwrap();
+        assert_eq!(m.nbytes, Value::Var("n".into()));
+        assert_eq!(m.rvalue, Value::Var("v".into()));
+        assert!(ByteMath::parse("bytes 1, offset 0, oper %, rvalue 1, result r").is_err());
+        assert!(ByteMath::parse("bytes 1, offset 0, oper +, rvalue 1").is_err());
+        assert!(ByteMath::parse("bytes 5, offset 0, oper +, rvalue 1, result r").is_err());
         let e = ByteExtract::parse("1,0,SuiteLength,relative").unwrap();
         assert_eq!(e.name, "SuiteLength");
         assert!(ByteExtract::parse("1,0,5").is_err());

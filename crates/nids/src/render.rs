@@ -284,6 +284,7 @@ impl fmt::Display for Rule {
                         }
                         write!(f, " byte_extract:{};", join(parts))?
                     }
+                    Match::ByteMath(m) => write!(f, " byte_math:{m};")?,
                     Match::Bsize(c) => write!(f, " bsize:{c};")?,
                     Match::Uint(c) => write!(f, " {}:{c};", bm.buffer)?,
                     Match::OneOf(neg, names) => write!(

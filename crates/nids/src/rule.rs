@@ -22,6 +22,7 @@ pub enum Match {
     ByteTest(ByteTest),
     ByteJump(ByteJump),
     ByteExtract(ByteExtract),
+    ByteMath(ByteMath),
     /// `bsize`: the buffer's length.
     Bsize(NumCmp),
     /// `urilen[:...][,raw|norm]`: the URI length (raw when the flag is set).
@@ -230,7 +231,6 @@ const UNSUPPORTED: &[&str] = &[
     "dataset",
     "datarep",
     "iprep",
-    "byte_math",
     "replace",
     "filestore",
     "filemagic",
@@ -839,6 +839,14 @@ fn apply_option(
             let e = ByteExtract::parse(need(v)?)?;
             b.extract_vars.push(e.name.clone());
             b.push(Match::ByteExtract(e));
+        }
+        "byte_math" => {
+            let m = ByteMath::parse(need(v)?)?;
+            b.check_var(&m.nbytes)?;
+            b.check_var(&m.offset)?;
+            b.check_var(&m.rvalue)?;
+            b.extract_vars.push(m.result.clone());
+            b.push(Match::ByteMath(m));
         }
         "bsize" => {
             if b.current.0 == PAYLOAD {

@@ -9,7 +9,8 @@
 use std::collections::HashMap;
 
 use crate::keywords::{
-    ByteExtract, ByteJump, ByteOp, ByteTest, Content, Endian, NumBase, Value, VarKind,
+    ByteExtract, ByteJump, ByteMath, ByteOp, ByteTest, Content, Endian, MathOp, NumBase, Value,
+    VarKind,
 };
 use crate::rule::Match;
 
@@ -224,6 +225,17 @@ impl<'r, 'c> Inspect<'r, 'c> {
                 }
                 None => false,
             },
+            Match::ByteMath(bm) => match byte_math(self, bm, data, cursor) {
+                Some(value) => {
+                    self.vars.push((bm.result.clone(), value));
+                    let ok = self.at(ms, base, i + 1, data, cursor);
+                    if !ok {
+                        self.vars.pop();
+                    }
+                    ok
+                }
+                None => false,
+            },
             Match::Bsize(cmp) | Match::Urilen(cmp, _) => {
                 cmp.matches(data.len() as u64) && self.at(ms, base, i + 1, data, cursor)
             }
@@ -338,6 +350,7 @@ fn later_relative(rest: &[Match]) -> bool {
         Match::ByteTest(t) => t.relative,
         Match::ByteJump(j) => j.relative,
         Match::ByteExtract(e) => e.relative,
+        Match::ByteMath(m) => m.relative,
         _ => false,
     })
 }
@@ -506,6 +519,34 @@ fn byte_jump(ctx: &Inspect<'_, '_>, j: &ByteJump, data: &[u8], cursor: usize) ->
         .then_some(next as usize)
 }
 
+/// The value `byte_math` stores, or `None` when the bytes are not there or the operation
+/// has no result (division by zero). Arithmetic wraps at 64 bits.
+fn byte_math(ctx: &Inspect<'_, '_>, m: &ByteMath, data: &[u8], cursor: usize) -> Option<u64> {
+    let n = ctx.value_i64(&m.nbytes)?;
+    let offset = ctx.value_i64(&m.offset)?;
+    let rvalue = match &m.rvalue {
+        Value::Num(v) => *v,
+        Value::Var(name) => ctx.var(name)?,
+    };
+    let at = if m.relative {
+        cursor as i64 + offset
+    } else {
+        offset
+    };
+    let v = apply_mask(
+        read_number(data, at, usize::try_from(n).ok()?, m.endian, m.string)?,
+        m.bitmask,
+    );
+    Some(match m.op {
+        MathOp::Add => v.wrapping_add(rvalue),
+        MathOp::Sub => v.wrapping_sub(rvalue),
+        MathOp::Mul => v.wrapping_mul(rvalue),
+        MathOp::Div => v.checked_div(rvalue)?,
+        MathOp::Shl => v.checked_shl(u32::try_from(rvalue).ok()?).unwrap_or(0),
+        MathOp::Shr => v.checked_shr(u32::try_from(rvalue).ok()?).unwrap_or(0),
+    })
+}
+
 fn byte_extract(e: &ByteExtract, data: &[u8], cursor: usize) -> Option<(u64, usize)> {
     let at = if e.relative {
         cursor as i64 + i64::from(e.offset)
@@ -650,6 +691,34 @@ mod tests {
         ));
         assert!(matches("byte_test:1,=,5,0,string,dec;", b"5 apples"));
         assert!(matches("byte_test:2,=,255,0,string,hex;", b"ff"));
+    }
+
+    #[test]
+    fn byte_math_stores_a_variable_for_later_keywords() {
+        // 0x22 << 2 = 0x88
+        let d = b"\x45\x22\x00\x28\x88";
+        assert!(matches(
+            "byte_math:bytes 1, offset 1, oper <<, rvalue 2, result r; byte_test:1,=,r,4;",
+            d
+        ));
+        // byte_extract feeds rvalue; 0x22 + 0x45 = 0x67
+        assert!(matches(
+            "byte_extract:1,0,x,relative; byte_math:bytes 1, offset 1, oper +, rvalue x, result r; byte_test:1,<,r,4;",
+            d
+        ));
+        // relative to the cursor, and subtraction wraps rather than failing
+        assert!(matches(
+            r#"content:"|22|"; byte_math:bytes 1, offset 0, oper -, rvalue 1, result r, relative; byte_test:1,<,r,0;"#,
+            b"\x01\x22\x00"
+        ));
+        assert!(!matches(
+            "byte_math:bytes 1, offset 0, oper /, rvalue 0, result r; byte_test:1,>,r,0;",
+            d
+        ));
+        assert!(!matches(
+            "byte_math:bytes 2, offset 4, oper +, rvalue 0, result r; byte_test:1,>,r,0;",
+            d
+        ));
     }
 
     #[test]
