@@ -703,7 +703,7 @@ mod tests {
         ));
         // byte_extract feeds rvalue; 0x22 + 0x45 = 0x67
         assert!(matches(
-            "byte_extract:1,0,x,relative; byte_math:bytes 1, offset 1, oper +, rvalue x, result r; byte_test:1,<,r,4;",
+            "byte_extract:1,0,x,relative; byte_math:bytes 1, offset 1, oper +, rvalue x, result r; byte_test:1,>,r,4;",
             d
         ));
         // relative to the cursor, and subtraction wraps rather than failing
