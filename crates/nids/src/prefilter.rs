@@ -127,24 +127,138 @@ pub struct Traffic<'a> {
     pub dst_port: u16,
 }
 
+/// A port expression flattened into sorted, disjoint inclusive ranges, so the per-match
+/// port test is a short scan instead of a walk of the expression tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PortSet(Box<[(u16, u16)]>);
+
+impl PortSet {
+    fn from_expr(e: &PortExpr) -> PortSet {
+        PortSet(port_ranges(e, 0).into_boxed_slice())
+    }
+
+    fn matches(&self, port: u16) -> bool {
+        self.0.iter().any(|&(lo, hi)| lo <= port && port <= hi)
+    }
+}
+
+fn normalise_ports(mut r: Vec<(u16, u16)>) -> Vec<(u16, u16)> {
+    r.sort_unstable();
+    let mut out: Vec<(u16, u16)> = Vec::with_capacity(r.len());
+    for (lo, hi) in r {
+        if let Some(last) = out.last_mut() {
+            if u32::from(lo) <= u32::from(last.1) + 1 {
+                last.1 = last.1.max(hi);
+                continue;
+            }
+        }
+        out.push((lo, hi));
+    }
+    out
+}
+
+fn complement_ports(r: &[(u16, u16)]) -> Vec<(u16, u16)> {
+    let mut out = Vec::with_capacity(r.len() + 1);
+    let mut next: u32 = 0;
+    for &(lo, hi) in r {
+        if u32::from(lo) > next {
+            out.push((next as u16, lo - 1));
+        }
+        next = u32::from(hi) + 1;
+    }
+    if next <= u32::from(u16::MAX) {
+        out.push((next as u16, u16::MAX));
+    }
+    out
+}
+
+/// The ports `e` matches, with [`PortExpr::matches`]'s reading: an unresolved variable
+/// matches nothing, a group is its positive items (all ports when there are none) less
+/// its negated ones.
+fn port_ranges(e: &PortExpr, depth: usize) -> Vec<(u16, u16)> {
+    if depth > 64 {
+        return Vec::new();
+    }
+    match e {
+        PortExpr::Any => vec![(0, u16::MAX)],
+        PortExpr::Port(p) => vec![(*p, *p)],
+        PortExpr::Range(lo, hi) => {
+            let (lo, hi) = (lo.unwrap_or(0), hi.unwrap_or(u16::MAX));
+            if lo <= hi {
+                vec![(lo, hi)]
+            } else {
+                Vec::new()
+            }
+        }
+        PortExpr::Var(_) => Vec::new(),
+        PortExpr::Group(items) => {
+            let (mut pos, mut neg, mut any_positive) = (Vec::new(), Vec::new(), false);
+            for item in items {
+                match item {
+                    PortExpr::Not(inner) => neg.extend(port_ranges(inner, depth + 1)),
+                    other => {
+                        any_positive = true;
+                        pos.extend(port_ranges(other, depth + 1));
+                    }
+                }
+            }
+            let pos = if any_positive {
+                normalise_ports(pos)
+            } else {
+                vec![(0, u16::MAX)]
+            };
+            let keep = complement_ports(&normalise_ports(neg));
+            intersect_ports(&pos, &keep)
+        }
+        PortExpr::Not(inner) => complement_ports(&normalise_ports(port_ranges(inner, depth + 1))),
+    }
+}
+
+fn intersect_ports(a: &[(u16, u16)], b: &[(u16, u16)]) -> Vec<(u16, u16)> {
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < a.len() && j < b.len() {
+        let (lo, hi) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
+        if lo <= hi {
+            out.push((lo, hi));
+        }
+        if a[i].1 < b[j].1 {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    out
+}
+
+/// What a rule needs before it is worth verifying: its group, and its ports.
+#[derive(Debug)]
+struct Gate {
+    group: u32,
+    src_ports: PortSet,
+    dst_ports: PortSet,
+    /// `<>`: the ports may also match the other way round.
+    both: bool,
+}
+
+impl Gate {
+    fn ports_match(&self, t: &Traffic<'_>) -> bool {
+        (self.src_ports.matches(t.src_port) && self.dst_ports.matches(t.dst_port))
+            || (self.both
+                && self.src_ports.matches(t.dst_port)
+                && self.dst_ports.matches(t.src_port))
+    }
+}
+
+/// One automaton per buffer over the distinct fast patterns of every group, so a buffer
+/// is scanned once however many groups apply; a match leads through `starts`/`rules`
+/// (pattern id -> rule ids) to the rules, which are then gated by group and ports.
 #[derive(Debug)]
 struct BufferAutomaton {
     buffer: &'static str,
     automaton: AhoCorasick,
-    /// Pattern id → rule index.
-    rule_of: Vec<usize>,
-}
-
-/// One group: its rules, their ports, and the automata.
-#[derive(Debug)]
-pub struct Group {
-    /// What the group covers.
-    pub key: GroupKey,
-    /// Rule indexes (into the slice the prefilter was built from) in the group.
-    pub rules: Vec<usize>,
-    /// Rules with no usable fast pattern: candidates whenever the group and ports match.
-    pub without_fast_pattern: Vec<usize>,
-    automata: Vec<BufferAutomaton>,
+    /// `rules[starts[p]..starts[p + 1]]` are the rules whose fast pattern is pattern `p`.
+    starts: Vec<u32>,
+    rules: Vec<u32>,
 }
 
 /// Figures about a built prefilter.
@@ -156,16 +270,48 @@ pub struct PrefilterStats {
     pub with_fast_pattern: usize,
     /// Rules without one.
     pub without_fast_pattern: usize,
-    /// Automata built (one per group and buffer).
+    /// Automata built (one per buffer).
     pub automata: usize,
+    /// Distinct fast patterns (ASCII case folded) over all automata.
+    pub patterns: usize,
+    /// Heap bytes of the automata.
+    pub automata_bytes: usize,
+}
+
+/// Reusable per-query state: generation stamps that deduplicate rules and patterns
+/// without sorting, and the groups that apply to the current traffic.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    generation: u32,
+    rule_seen: Vec<u32>,
+    /// Per automaton, per pattern.
+    pattern_seen: Vec<Vec<u32>>,
+    applies: Vec<bool>,
+}
+
+impl Scratch {
+    fn next_generation(&mut self) -> u32 {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: old stamps could collide with the new generation.
+            self.rule_seen.iter_mut().for_each(|s| *s = 0);
+            self.pattern_seen.iter_mut().flatten().for_each(|s| *s = 0);
+            self.generation = 1;
+        }
+        self.generation
+    }
 }
 
 /// Rules grouped and indexed by fast pattern.
 #[derive(Debug)]
 pub struct Prefilter {
-    groups: Vec<Group>,
-    /// Per rule: (source ports, destination ports), resolved.
-    ports: Vec<(PortExpr, PortExpr, bool)>,
+    keys: Vec<GroupKey>,
+    /// Per group: rules with no usable fast pattern, candidates whenever the group and
+    /// ports match.
+    without_fast_pattern: Vec<Vec<u32>>,
+    automata: Vec<BufferAutomaton>,
+    /// Per rule (index into the slice the prefilter was built from); `None` when left out.
+    gates: Vec<Option<Gate>>,
     stats: PrefilterStats,
 }
 
@@ -211,71 +357,86 @@ impl Prefilter {
         rules: &[LoadedRule],
         exclude: &[bool],
     ) -> Result<Prefilter, PrefilterError> {
-        let mut by_key: std::collections::BTreeMap<GroupKey, Vec<usize>> = Default::default();
+        let mut key_ids: std::collections::BTreeMap<GroupKey, u32> = Default::default();
+        let mut gates = Vec::with_capacity(rules.len());
+        let mut stats = PrefilterStats::default();
+        let mut without: Vec<Vec<u32>> = Vec::new();
+        // Per buffer: distinct (case-folded) patterns and, per pattern, its rules.
+        type PerBuffer = (
+            std::collections::HashMap<Vec<u8>, usize>,
+            Vec<Vec<u8>>,
+            Vec<Vec<u32>>,
+        );
+        let mut per_buffer: std::collections::BTreeMap<&'static str, PerBuffer> =
+            Default::default();
         for (i, lr) in rules.iter().enumerate() {
             if exclude.get(i).copied().unwrap_or(false) {
+                gates.push(None);
                 continue;
             }
-            by_key.entry(group_key(&lr.rule)).or_default().push(i);
-        }
-        let mut stats = PrefilterStats::default();
-        let mut groups = Vec::with_capacity(by_key.len());
-        for (key, members) in by_key {
-            let mut per_buffer: std::collections::BTreeMap<
-                &'static str,
-                (Vec<Vec<u8>>, Vec<usize>),
-            > = Default::default();
-            let mut without = Vec::new();
-            for &i in &members {
-                match fast_pattern(&rules[i].rule) {
-                    Some(fp) => {
-                        let entry = per_buffer.entry(fp.buffer).or_default();
-                        entry.0.push(fp.bytes);
-                        entry.1.push(i);
-                        stats.with_fast_pattern += 1;
-                    }
-                    None => {
-                        without.push(i);
-                        stats.without_fast_pattern += 1;
-                    }
+            let next = key_ids.len() as u32;
+            let group = *key_ids.entry(group_key(&lr.rule)).or_insert(next);
+            if without.len() <= group as usize {
+                without.resize_with(group as usize + 1, Vec::new);
+            }
+            gates.push(Some(Gate {
+                group,
+                src_ports: PortSet::from_expr(&lr.resolved.src_ports),
+                dst_ports: PortSet::from_expr(&lr.resolved.dst_ports),
+                both: lr.rule.header.direction != crate::header::Direction::ToDst,
+            }));
+            match fast_pattern(&lr.rule) {
+                Some(fp) => {
+                    let (ids, patterns, rules_of) = per_buffer.entry(fp.buffer).or_default();
+                    let folded = fp.bytes.to_ascii_lowercase();
+                    let id = *ids.entry(folded).or_insert_with(|| {
+                        patterns.push(fp.bytes);
+                        rules_of.push(Vec::new());
+                        patterns.len() - 1
+                    });
+                    rules_of[id].push(i as u32);
+                    stats.with_fast_pattern += 1;
+                }
+                None => {
+                    without[group as usize].push(i as u32);
+                    stats.without_fast_pattern += 1;
                 }
             }
-            let mut automata = Vec::with_capacity(per_buffer.len());
-            for (buffer, (patterns, rule_of)) in per_buffer {
-                let automaton = AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                    .map_err(|source| PrefilterError::Build { buffer, source })?;
-                automata.push(BufferAutomaton {
-                    buffer,
-                    automaton,
-                    rule_of,
-                });
+        }
+        let mut keys: Vec<(GroupKey, u32)> = key_ids.into_iter().collect();
+        keys.sort_by_key(|(_, id)| *id);
+        let keys: Vec<GroupKey> = keys.into_iter().map(|(k, _)| k).collect();
+        let mut automata = Vec::with_capacity(per_buffer.len());
+        for (buffer, (_, patterns, rules_of)) in per_buffer {
+            let automaton = AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&patterns)
+                .map_err(|source| PrefilterError::Build { buffer, source })?;
+            let mut starts = Vec::with_capacity(rules_of.len() + 1);
+            let mut flat = Vec::with_capacity(rules_of.iter().map(Vec::len).sum());
+            starts.push(0);
+            for rs in rules_of {
+                flat.extend(rs);
+                starts.push(flat.len() as u32);
             }
-            stats.automata += automata.len();
-            groups.push(Group {
-                key,
-                rules: members,
-                without_fast_pattern: without,
-                automata,
+            stats.patterns += patterns.len();
+            stats.automata_bytes += automaton.memory_usage();
+            automata.push(BufferAutomaton {
+                buffer,
+                automaton,
+                starts,
+                rules: flat,
             });
         }
-        stats.groups = groups.len();
-        let ports = rules
-            .iter()
-            .map(|lr| {
-                let both = lr.rule.header.direction != crate::header::Direction::ToDst;
-                (
-                    lr.resolved.src_ports.clone(),
-                    lr.resolved.dst_ports.clone(),
-                    both,
-                )
-            })
-            .collect();
+        stats.groups = keys.len();
+        stats.automata = automata.len();
+        without.shrink_to_fit();
         Ok(Prefilter {
-            groups,
-            ports,
+            keys,
+            without_fast_pattern: without,
+            automata,
+            gates,
             stats,
         })
     }
@@ -285,9 +446,9 @@ impl Prefilter {
         self.stats
     }
 
-    /// The groups, in key order.
-    pub fn groups(&self) -> &[Group] {
-        &self.groups
+    /// The group keys.
+    pub fn group_keys(&self) -> &[GroupKey] {
+        &self.keys
     }
 
     fn group_applies(key: &GroupKey, t: &Traffic<'_>) -> bool {
@@ -304,43 +465,93 @@ impl Prefilter {
         transport_ok && app_ok && dir_ok
     }
 
-    fn ports_match(&self, rule: usize, t: &Traffic<'_>) -> bool {
-        let Some((sp, dp, both)) = self.ports.get(rule) else {
-            return false;
-        };
-        (sp.matches(t.src_port) && dp.matches(t.dst_port))
-            || (*both && sp.matches(t.dst_port) && dp.matches(t.src_port))
-    }
-
     /// Candidate rules for this traffic, given the buffers available now as
     /// `(buffer name, bytes)`. Sorted, without duplicates.
     pub fn candidates(&self, traffic: &Traffic<'_>, buffers: &[(&str, &[u8])]) -> Vec<usize> {
         let mut out = Vec::new();
-        for g in self
-            .groups
-            .iter()
-            .filter(|g| Self::group_applies(&g.key, traffic))
-        {
-            out.extend(
-                g.without_fast_pattern
-                    .iter()
-                    .copied()
-                    .filter(|&r| self.ports_match(r, traffic)),
-            );
-            for a in &g.automata {
-                for (_, data) in buffers.iter().filter(|(name, _)| *name == a.buffer) {
-                    for m in a.automaton.find_overlapping_iter(*data) {
-                        let r = a.rule_of[m.pattern().as_usize()];
-                        if self.ports_match(r, traffic) {
-                            out.push(r);
+        self.candidates_into(traffic, buffers, &mut Scratch::default(), &mut out);
+        let mut out: Vec<usize> = out.into_iter().map(|r| r as usize).collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Appends to `out` the candidate rules for this traffic, each once, in no particular
+    /// order. `scratch` is reused between calls to save allocations.
+    pub fn candidates_into(
+        &self,
+        traffic: &Traffic<'_>,
+        buffers: &[(&str, &[u8])],
+        scratch: &mut Scratch,
+        out: &mut Vec<u32>,
+    ) {
+        if scratch.rule_seen.len() < self.gates.len() {
+            scratch.rule_seen.resize(self.gates.len(), 0);
+        }
+        if scratch.pattern_seen.len() < self.automata.len() {
+            scratch
+                .pattern_seen
+                .resize_with(self.automata.len(), Vec::new);
+        }
+        scratch.applies.clear();
+        scratch
+            .applies
+            .extend(self.keys.iter().map(|k| Self::group_applies(k, traffic)));
+        if !scratch.applies.iter().any(|&a| a) {
+            return;
+        }
+        let generation = scratch.next_generation();
+        for (g, rules) in self.without_fast_pattern.iter().enumerate() {
+            if !scratch.applies[g] {
+                continue;
+            }
+            for &r in rules {
+                if self.gates[r as usize]
+                    .as_ref()
+                    .is_some_and(|gate| gate.ports_match(traffic))
+                {
+                    out.push(r);
+                }
+            }
+        }
+        let Scratch {
+            rule_seen,
+            pattern_seen,
+            applies,
+            ..
+        } = scratch;
+        for (ai, a) in self.automata.iter().enumerate() {
+            let seen = &mut pattern_seen[ai];
+            for (_, data) in buffers.iter().filter(|(name, _)| *name == a.buffer) {
+                if data.is_empty() {
+                    continue;
+                }
+                if seen.len() < a.starts.len() {
+                    seen.resize(a.starts.len(), 0);
+                }
+                for m in a.automaton.find_overlapping_iter(*data) {
+                    let p = m.pattern().as_usize();
+                    // A pattern seen once in this query has already offered its rules.
+                    if seen[p] == generation {
+                        continue;
+                    }
+                    seen[p] = generation;
+                    let (from, to) = (a.starts[p] as usize, a.starts[p + 1] as usize);
+                    for &r in &a.rules[from..to] {
+                        let Some(gate) = self.gates[r as usize].as_ref() else {
+                            continue;
+                        };
+                        if rule_seen[r as usize] == generation
+                            || !applies[gate.group as usize]
+                            || !gate.ports_match(traffic)
+                        {
+                            continue;
                         }
+                        rule_seen[r as usize] = generation;
+                        out.push(r);
                     }
                 }
             }
         }
-        out.sort_unstable();
-        out.dedup();
-        out
     }
 }
 

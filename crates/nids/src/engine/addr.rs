@@ -200,6 +200,11 @@ impl AddrSet {
         Some(self.v4.iter().flat_map(|&(lo, hi)| lo..=hi).collect())
     }
 
+    /// The IPv4 and IPv6 ranges, inclusive, sorted and disjoint.
+    pub fn ranges(&self) -> (&[(u32, u32)], &[(u128, u128)]) {
+        (&self.v4, &self.v6)
+    }
+
     /// Whether the set holds every address.
     pub fn is_any(&self) -> bool {
         self.v4 == [(0, u32::MAX)] && self.v6 == [(0, u128::MAX)]

@@ -26,6 +26,7 @@
 //! parser logs the record (for HTTP, when the response is complete or the flow ends).
 
 pub mod addr;
+pub mod addr_index;
 pub mod app;
 mod checksum;
 pub mod payload;
@@ -40,7 +41,7 @@ use crate::buffers::{is_packet_buffer, PAYLOAD};
 use crate::classification::Classifications;
 use crate::header::{Action, Direction};
 use crate::keywords::{BitScope, FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track, VarKind};
-use crate::prefilter::{Prefilter, PrefilterError, Traffic};
+use crate::prefilter::{Prefilter, PrefilterError, Scratch, Traffic};
 use crate::rule::{HeaderCheck, Match, Rule};
 use crate::ruleset::LoadedRule;
 use payload::{Capture, Inspect, RegexCache};
@@ -132,13 +133,20 @@ pub struct Engine {
     config: EngineConfig,
     rules: Vec<LoadedRule>,
     info: Vec<RuleInfo>,
-    prefilter: Prefilter,
+    /// Rules inspected per packet (they look at no app-layer buffer).
+    packet_prefilter: Prefilter,
+    /// Rules inspected per app-layer record.
+    app_prefilter: Prefilter,
+    packet_scratch: Scratch,
+    app_scratch: Scratch,
+    /// Candidates of the current inspection, kept to reuse the allocation.
+    cands: Vec<u32>,
     classifications: Option<Classifications>,
     /// Rules not loaded into the engine: (sid, reason).
     unsupported: Vec<(u64, String)>,
-    /// Address-indexed rules (no fast pattern, short IPv4 source or destination list).
-    by_src: HashMap<u32, Vec<u32>>,
-    by_dst: HashMap<u32, Vec<u32>>,
+    /// Address-indexed rules (no fast pattern, a narrow source or destination set).
+    by_src: addr_index::AddrIndex,
+    by_dst: addr_index::AddrIndex,
     flowbits: HashMap<u64, Vec<u32>>,
     /// Hostbits: per address, (bit id, expiry in packet-time microseconds).
     hostbits: HashMap<IpAddr, Vec<(u32, i64)>>,
@@ -167,9 +175,6 @@ pub enum EngineError {
 
 /// How long a hostbit lasts when the rule gives no `expire` (Suricata's default).
 const HOSTBIT_EXPIRE_S: u32 = 30;
-
-/// Most addresses one rule may put in the address index.
-const MAX_INDEXED: u64 = 1_024;
 
 /// Transforms the engine applies.
 const TRANSFORMS: &[&str] = &[
@@ -332,30 +337,38 @@ impl Engine {
                 }
             })
             .collect();
-        // Rules with no fast pattern whose source (or destination) is a short list of IPv4
-        // addresses (ET's block lists) are found by address instead of being tried on
-        // every packet of their group.
-        let mut by_src: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut by_dst: HashMap<u32, Vec<u32>> = HashMap::new();
-        let mut exclude = vec![false; kept.len()];
+        // Rules with no fast pattern whose source (or destination) is a narrow address set
+        // (ET's block lists) are found by address instead of being tried on every packet
+        // of their group.
+        let (mut src_sets, mut dst_sets) = (Vec::new(), Vec::new());
+        let mut indexed = vec![false; kept.len()];
         for (i, (lr, inf)) in kept.iter().zip(&info).enumerate() {
             if lr.rule.header.direction != Direction::ToDst
                 || crate::prefilter::fast_pattern(&lr.rule).is_some()
             {
                 continue;
             }
-            let (map, addrs) = match (inf.src.small_v4(MAX_INDEXED), inf.dst.small_v4(MAX_INDEXED))
-            {
-                (Some(a), _) => (&mut by_src, a),
-                (None, Some(a)) => (&mut by_dst, a),
-                (None, None) => continue,
-            };
-            for a in addrs {
-                map.entry(a).or_default().push(i as u32);
+            if addr_index::narrow(&inf.src) {
+                src_sets.push((i as u32, &inf.src));
+            } else if addr_index::narrow(&inf.dst) {
+                dst_sets.push((i as u32, &inf.dst));
+            } else {
+                continue;
             }
-            exclude[i] = true;
+            indexed[i] = true;
         }
-        let prefilter = Prefilter::build_excluding(&kept, &exclude)?;
+        let by_src = addr_index::AddrIndex::build(src_sets);
+        let by_dst = addr_index::AddrIndex::build(dst_sets);
+        // One prefilter per pass, so neither scans for rules the other inspects.
+        let exclude = |app_pass: bool| -> Vec<bool> {
+            indexed
+                .iter()
+                .zip(&info)
+                .map(|(&ix, inf)| ix || inf.app_pass != app_pass)
+                .collect()
+        };
+        let packet_prefilter = Prefilter::build_excluding(&kept, &exclude(false))?;
+        let app_prefilter = Prefilter::build_excluding(&kept, &exclude(true))?;
         let mut bit_names = vec![String::new(); bit_ids.len()];
         for (name, id) in bit_ids {
             bit_names[id as usize] = name;
@@ -364,7 +377,11 @@ impl Engine {
             config,
             rules: kept,
             info,
-            prefilter,
+            packet_prefilter,
+            app_prefilter,
+            packet_scratch: Scratch::default(),
+            app_scratch: Scratch::default(),
+            cands: Vec::new(),
             classifications,
             unsupported,
             by_src,
@@ -437,9 +454,16 @@ impl Engine {
             (ip_header_buffer(p), p.ip_header),
             (l4_header_buffer(p), p.l4_header),
         ];
-        let mut cands = self.prefilter.candidates(&traffic, &bufs);
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        self.packet_prefilter.candidates_into(
+            &traffic,
+            &bufs,
+            &mut self.packet_scratch,
+            &mut cands,
+        );
         self.indexed(p.src, p.dst, &mut cands);
-        cands.retain(|&r| !self.info[r].app_pass);
+        cands.retain(|&r| !self.info[r as usize].app_pass);
         let side = Side {
             src: (p.src, p.sport),
             dst: (p.dst, p.dport),
@@ -447,7 +471,8 @@ impl Engine {
             buffers: &[],
             payload: Some(p.payload),
         };
-        self.run(cands, p, &side, false, out);
+        self.run(&mut cands, p, &side, false, out);
+        self.cands = cands;
     }
 
     /// Inspects an app-layer record completed by packet `p`.
@@ -482,9 +507,12 @@ impl Engine {
                 src_port: src.1,
                 dst_port: dst.1,
             };
-            let mut cands = self.prefilter.candidates(&traffic, &view);
+            let mut cands = std::mem::take(&mut self.cands);
+            cands.clear();
+            self.app_prefilter
+                .candidates_into(&traffic, &view, &mut self.app_scratch, &mut cands);
             self.indexed(src.0, dst.0, &mut cands);
-            cands.retain(|&r| self.info[r].app_pass);
+            cands.retain(|&r| self.info[r as usize].app_pass);
             let side = Side {
                 src,
                 dst,
@@ -492,29 +520,22 @@ impl Engine {
                 buffers: bufs,
                 payload,
             };
-            self.run(cands, p, &side, true, out);
+            self.run(&mut cands, p, &side, true, out);
+            self.cands = cands;
         }
     }
 
     /// Adds the address-indexed rules for a packet from `src` to `dst`.
-    fn indexed(&self, src: IpAddr, dst: IpAddr, cands: &mut Vec<usize>) {
-        if let IpAddr::V4(a) = src {
-            if let Some(rs) = self.by_src.get(&u32::from(a)) {
-                cands.extend(rs.iter().map(|&r| r as usize));
-            }
-        }
-        if let IpAddr::V4(a) = dst {
-            if let Some(rs) = self.by_dst.get(&u32::from(a)) {
-                cands.extend(rs.iter().map(|&r| r as usize));
-            }
-        }
+    fn indexed(&self, src: IpAddr, dst: IpAddr, cands: &mut Vec<u32>) {
+        cands.extend_from_slice(self.by_src.lookup(src));
+        cands.extend_from_slice(self.by_dst.lookup(dst));
     }
 
     /// Verifies candidates in order, applies flowbits and thresholds, writes verdicts.
     /// Returns the rules that matched.
     fn run(
         &mut self,
-        mut cands: Vec<usize>,
+        cands: &mut [u32],
         p: &PacketView<'_>,
         side: &Side<'_>,
         with_app: bool,
@@ -524,8 +545,12 @@ impl Engine {
         if cands.is_empty() {
             return matched;
         }
-        cands.sort_unstable_by_key(|&r| (self.info[r].order, r));
-        for r in cands {
+        // Evaluation order, then rule order: one u64 key per candidate sorts fastest.
+        cands.sort_unstable_by_key(|&r| {
+            (u64::from(self.info[r as usize].order) << 32) | u64::from(r)
+        });
+        for &mut r in cands {
+            let r = r as usize;
             self.stats.candidates += 1;
             if !self.verify(r, p, side) {
                 continue;
