@@ -30,4 +30,6 @@ pub mod reassembly;
 pub mod sensor;
 
 pub use inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
+/// How `dns` records are written; part of [`SensorConfig`].
+pub use picket_proto::dns::DnsLogConfig;
 pub use sensor::{CaptureCounters, Sensor, SensorConfig};

@@ -32,6 +32,8 @@ pub struct SensorConfig {
     pub app_layer: bool,
     /// Write an `anomaly` event per malformed packet (counters are kept either way).
     pub anomaly_events: bool,
+    /// How `dns` records are written (version, requests/responses, query types).
+    pub dns_log: picket_proto::dns::DnsLogConfig,
 }
 
 impl Default for SensorConfig {
@@ -44,6 +46,7 @@ impl Default for SensorConfig {
             community_id_seed: 0,
             app_layer: true,
             anomaly_events: true,
+            dns_log: Default::default(),
         }
     }
 }
@@ -560,9 +563,11 @@ impl Sensor {
                 let pcap_cnt = self.decoder.pkts;
                 for event in &events {
                     *self.decoder.app_events.entry(event.event_type).or_default() += 1;
-                    let mut e = app_event(flow, ts, dir, event, self.config.host.as_deref());
-                    e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
-                    out.push(e);
+                    let host = self.config.host.as_deref();
+                    for mut e in app_records(flow, ts, dir, event, host, &self.config.dns_log) {
+                        e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+                        out.push(e);
+                    }
                 }
             }
             self.app_events = events;
@@ -704,8 +709,19 @@ impl Sensor {
                 (src_port, dst_port, true)
             }
             Transport::Udp {
-                src_port, dst_port, ..
-            } => (src_port, dst_port, false),
+                src_port,
+                dst_port,
+                payload,
+                ..
+            } => {
+                // A flow seen first by a DNS response (the query was missed) is the
+                // client's: describe it from the querier's side, as Suricata does.
+                if self.config.app_layer && picket_proto::dns::looks_like_response(payload) {
+                    orig_side = 1 - side;
+                    conn.flipped();
+                }
+                (src_port, dst_port, false)
+            }
             Transport::Icmp {
                 icmp_type, code, ..
             } => (u16::from(icmp_type), u16::from(code), false),
@@ -860,12 +876,13 @@ impl Sensor {
             }
             for event in &events {
                 *self.decoder.app_events.entry(event.event_type).or_default() += 1;
-                out.push(app_event(
+                out.extend(app_records(
                     &flow,
                     last,
                     ORIG,
                     event,
                     self.config.host.as_deref(),
+                    &self.config.dns_log,
                 ));
             }
             if !alerts.is_empty() {
@@ -1207,6 +1224,32 @@ fn envelope(flow: &Flow, ts: Timestamp, event_type: &str, dir: usize, host: Opti
         Value::from(if flow.key.addrs[0].is_ipv4() { 4 } else { 6 }),
     );
     e
+}
+
+/// The EVE records one app-layer record becomes: a DNS message goes through the DNS log
+/// options (none, one, or a version 2 record per question); others are written as they are.
+fn app_records(
+    flow: &Flow,
+    ts: Timestamp,
+    dir: usize,
+    event: &AppEvent,
+    host: Option<&str>,
+    dns_log: &picket_proto::dns::DnsLogConfig,
+) -> Vec<Event> {
+    if event.event_type != "dns" || *dns_log == picket_proto::dns::DnsLogConfig::default() {
+        return vec![app_event(flow, ts, dir, event, host)];
+    }
+    // Version 2 records, like every transaction but version 3 DNS, follow the flow.
+    let dir = if dns_log.version == 2 { ORIG } else { dir };
+    dns_log
+        .records(&event.body)
+        .into_iter()
+        .map(|body| {
+            let mut e = envelope(flow, ts, "dns", dir, host);
+            e.body = body;
+            e
+        })
+        .collect()
 }
 
 fn app_event(

@@ -69,6 +69,19 @@ pub struct Args {
     /// keyword picket does not implement is still only skipped).
     #[arg(long)]
     init_errors_fatal: bool,
+    /// EVE DNS record version: 3 (one record per message) or 2 (a `query` record per
+    /// question, an `answer` record per response).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(2..=3))]
+    dns_version: u8,
+    /// Leave DNS requests out of the EVE output.
+    #[arg(long)]
+    dns_no_requests: bool,
+    /// Leave DNS responses out of the EVE output.
+    #[arg(long)]
+    dns_no_responses: bool,
+    /// Log only DNS messages whose question is of these types (`a,aaaa,mx`).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',')]
+    dns_types: Vec<String>,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -186,6 +199,17 @@ pub fn run(args: Args) -> Result<i32> {
         },
         host: args.host.clone(),
         community_id_seed: args.community_id_seed,
+        dns_log: picket_netdecode::DnsLogConfig {
+            version: args.dns_version,
+            requests: !args.dns_no_requests,
+            responses: !args.dns_no_responses,
+            types: (!args.dns_types.is_empty()).then(|| {
+                args.dns_types
+                    .iter()
+                    .map(|t| t.to_ascii_uppercase())
+                    .collect()
+            }),
+        },
         ..SensorConfig::default()
     };
     let sink: Box<dyn Write> = match &args.eve {

@@ -276,6 +276,10 @@ struct Plan {
     /// Extra EVE files the test's suricata.yaml configures: file name -> event types (empty:
     /// all).
     outputs: BTreeMap<String, BTreeSet<String>>,
+    /// Sensor options for the DNS logger of eve.json, and of each extra file whose DNS
+    /// logger is configured otherwise (that file then comes from a run of its own).
+    dns_args: Vec<String>,
+    file_dns_args: BTreeMap<String, Vec<String>>,
 }
 
 pub fn run(args: Args) -> Result<i32> {
@@ -523,6 +527,41 @@ impl RunContext<'_> {
         dir: &Path,
         out: &Path,
     ) -> std::result::Result<BTreeMap<String, Vec<Value>>, String> {
+        let events = self.run_sensor(plan, dir, out, &plan.dns_args)?;
+        let mut files = BTreeMap::new();
+        for (file, types) in &plan.outputs {
+            let own;
+            let source = match plan.file_dns_args.get(file) {
+                Some(args) => {
+                    own = self.run_sensor(plan, dir, &out.join(format!("{file}.run")), args)?;
+                    &own
+                }
+                None => &events,
+            };
+            let subset: Vec<Value> = source
+                .iter()
+                .filter(|e| {
+                    types.is_empty()
+                        || e.get("event_type")
+                            .and_then(Value::as_str)
+                            .is_some_and(|t| types.contains(t))
+                })
+                .cloned()
+                .collect();
+            files.insert(file.clone(), subset);
+        }
+        files.insert("eve.json".to_string(), events);
+        Ok(files)
+    }
+
+    /// One sensor run over the test's capture, with `extra` options; its EVE records.
+    fn run_sensor(
+        &self,
+        plan: &Plan,
+        dir: &Path,
+        out: &Path,
+        extra: &[String],
+    ) -> std::result::Result<Vec<Value>, String> {
         let _ = std::fs::remove_dir_all(out);
         std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
         let eve = out.join("eve.json");
@@ -564,6 +603,7 @@ impl RunContext<'_> {
                 cmd.arg("--set").arg(s);
             }
         }
+        cmd.args(extra);
         let stderr_path = out.join("stderr");
         let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
         let _ = std::fs::write(out.join("cmdline"), format!("{cmd:?}\n"));
@@ -612,22 +652,7 @@ impl RunContext<'_> {
                 Err(e) => return Err(format!("eve.json line is not JSON: {e}")),
             }
         }
-        let mut files = BTreeMap::new();
-        for (file, types) in &plan.outputs {
-            let subset: Vec<Value> = events
-                .iter()
-                .filter(|e| {
-                    types.is_empty()
-                        || e.get("event_type")
-                            .and_then(Value::as_str)
-                            .is_some_and(|t| types.contains(t))
-                })
-                .cloned()
-                .collect();
-            files.insert(file.clone(), subset);
-        }
-        files.insert("eve.json".to_string(), events);
-        Ok(files)
+        Ok(events)
     }
 }
 
@@ -802,6 +827,8 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
     let mut vars = None;
     let mut outputs = BTreeMap::new();
     let mut eve_args = Vec::new();
+    let mut dns_args = Vec::new();
+    let mut file_dns_args = BTreeMap::new();
     if let Ok(text) = std::fs::read_to_string(dir.join("suricata.yaml")) {
         if let Ok(y) =
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&strip_yaml_directives(&text))
@@ -810,6 +837,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
             vars = vars_toml(&y);
             outputs = eve_outputs(&y);
             eve_args = eve_sensor_args(&y);
+            (dns_args, file_dns_args) = dns_logger_args(&y);
         }
     }
     let _ = caps;
@@ -832,6 +860,8 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
         expected_exit,
         checks,
         outputs,
+        dns_args,
+        file_dns_args,
     })
 }
 
@@ -1102,6 +1132,61 @@ fn vars_toml(y: &Value) -> Option<String> {
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// The `dns` logger options of suricata.yaml's eve-log outputs as `picket sensor` options:
+/// those of the default file (eve.json), and those of each other file that differ from them.
+fn dns_logger_args(y: &Value) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
+    let mut main = Vec::new();
+    let mut files = BTreeMap::new();
+    for eve in y
+        .get("outputs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("eve-log"))
+    {
+        if eve.get("enabled").and_then(truthy) == Some(false) {
+            continue;
+        }
+        let Some(dns) = eve
+            .get("types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|t| t.get("dns"))
+        else {
+            continue;
+        };
+        let mut args = Vec::new();
+        if let Some(v) = dns.get("version") {
+            args.push(format!("--dns-version={}", scalar_string(v)));
+        }
+        if dns.get("requests").and_then(truthy) == Some(false) {
+            args.push("--dns-no-requests".to_string());
+        }
+        if dns.get("responses").and_then(truthy) == Some(false) {
+            args.push("--dns-no-responses".to_string());
+        }
+        let types: Vec<String> = dns
+            .get("types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(scalar_string)
+            .collect();
+        if !types.is_empty() {
+            args.push(format!("--dns-types={}", types.join(",")));
+        }
+        match eve.get("filename").map(scalar_string) {
+            Some(f) if f != "eve.json" => {
+                files.insert(f, args);
+            }
+            _ => main = args,
+        }
+    }
+    files.retain(|_, a| *a != main);
+    (main, files)
 }
 
 /// suricata.yaml `outputs:` eve-log entries with their own file name: file -> event types.

@@ -197,3 +197,123 @@ fn grouped(answers: &[Record]) -> Map<String, Value> {
     }
     g
 }
+
+/// How `dns` records are written, as Suricata's `outputs.eve-log.types.dns` options say:
+/// the EVE DNS version (3, or the older 2 with one `query` record per question and an
+/// `answer` record per response), whether requests and responses are logged, and which
+/// query types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsLogConfig {
+    /// 2 or 3.
+    pub version: u8,
+    pub requests: bool,
+    pub responses: bool,
+    /// Query types logged (`A`, `AAAA`, `MX`...), all when `None`.
+    pub types: Option<Vec<String>>,
+}
+
+impl Default for DnsLogConfig {
+    fn default() -> Self {
+        DnsLogConfig {
+            version: 3,
+            requests: true,
+            responses: true,
+            types: None,
+        }
+    }
+}
+
+impl DnsLogConfig {
+    fn type_logged(&self, rrtype: Option<&str>) -> bool {
+        match (&self.types, rrtype) {
+            (None, _) => true,
+            (Some(types), Some(t)) => types.iter().any(|x| x.eq_ignore_ascii_case(t)),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The EVE `dns` objects to write for one message whose version 3 body (from
+    /// [`dns_body`]) is `body`: none, one, or (version 2 requests) one per question.
+    pub fn records(&self, body: &Value) -> Vec<Value> {
+        let response = body.get("type").and_then(Value::as_str) == Some("response");
+        if (response && !self.responses) || (!response && !self.requests) {
+            return Vec::new();
+        }
+        let queries: Vec<&Value> = body
+            .get("queries")
+            .and_then(Value::as_array)
+            .map(|q| q.iter().collect())
+            .unwrap_or_default();
+        let qtype = |q: &Value| q.get("rrtype").and_then(Value::as_str).map(str::to_string);
+        if self.version != 2 {
+            let logged = self.types.is_none()
+                || queries
+                    .iter()
+                    .any(|q| self.type_logged(qtype(q).as_deref()));
+            return if logged {
+                vec![body.clone()]
+            } else {
+                Vec::new()
+            };
+        }
+        if !response {
+            return queries
+                .iter()
+                .filter(|q| self.type_logged(qtype(q).as_deref()))
+                .map(|q| {
+                    let mut o = Map::new();
+                    o.insert("version".into(), json!(2));
+                    o.insert("type".into(), json!("query"));
+                    for k in ["id"] {
+                        if let Some(v) = body.get(k) {
+                            o.insert(k.into(), v.clone());
+                        }
+                    }
+                    for k in ["rrname", "rrtype"] {
+                        if let Some(v) = q.get(k) {
+                            o.insert(k.into(), v.clone());
+                        }
+                    }
+                    for k in ["tx_id", "opcode"] {
+                        if let Some(v) = body.get(k) {
+                            o.insert(k.into(), v.clone());
+                        }
+                    }
+                    Value::Object(o)
+                })
+                .collect();
+        }
+        // A version 2 answer names the (first) question it answers.
+        let first = queries.first().copied();
+        if !self.type_logged(first.and_then(qtype).as_deref()) {
+            return Vec::new();
+        }
+        let Some(src) = body.as_object() else {
+            return Vec::new();
+        };
+        let mut o = Map::new();
+        for (k, v) in src {
+            match k.as_str() {
+                "queries" => {
+                    if let Some(q) = first {
+                        for f in ["rrname", "rrtype"] {
+                            if let Some(v) = q.get(f) {
+                                o.insert(f.into(), v.clone());
+                            }
+                        }
+                    }
+                }
+                "version" => {
+                    o.insert("version".into(), json!(2));
+                }
+                "type" => {
+                    o.insert("type".into(), json!("answer"));
+                }
+                _ => {
+                    o.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        vec![Value::Object(o)]
+    }
+}

@@ -287,3 +287,37 @@ fn edns_options_are_logged_and_empty_opt_is_not() {
     let body = dns_body(&parse_message(&m).expect("parses"), 0);
     assert!(body.get("additionals").is_none());
 }
+
+#[test]
+fn version_2_log_splits_questions_and_filters_by_side_and_type() {
+    use crate::dns::DnsLogConfig;
+    let request = serde_json::json!({"version": 3, "type": "request", "id": 7, "tx_id": 0,
+        "opcode": 0, "queries": [{"rrname": "a.example", "rrtype": "A"},
+                                 {"rrname": "a.example", "rrtype": "MX"}]});
+    let response = serde_json::json!({"version": 3, "type": "response", "id": 7, "rcode": "NOERROR",
+        "queries": [{"rrname": "a.example", "rrtype": "A"}],
+        "answers": [{"rrname": "a.example", "rrtype": "A", "ttl": 5, "rdata": "192.0.2.1"}]});
+    let v2 = DnsLogConfig {
+        version: 2,
+        ..Default::default()
+    };
+    let q = v2.records(&request);
+    assert_eq!(q.len(), 2);
+    assert_eq!(q[1]["type"], "query");
+    assert_eq!(q[1]["rrtype"], "MX");
+    let a = v2.records(&response);
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0]["type"], "answer");
+    assert_eq!(a[0]["rrname"], "a.example");
+    assert!(a[0].get("queries").is_none());
+    let mx_responses = DnsLogConfig {
+        version: 2,
+        requests: false,
+        types: Some(vec!["MX".into()]),
+        ..Default::default()
+    };
+    assert!(mx_responses.records(&request).is_empty());
+    assert!(mx_responses.records(&response).is_empty());
+    let v3 = DnsLogConfig::default();
+    assert_eq!(v3.records(&request), std::slice::from_ref(&request));
+}
