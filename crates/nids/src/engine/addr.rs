@@ -201,7 +201,7 @@ impl AddrSet {
     }
 
     /// The IPv4 and IPv6 ranges, inclusive, sorted and disjoint.
-    pub fn ranges(&self) -> (&[(u32, u32)], &[(u128, u128)]) {
+    pub fn ranges(&self) -> (&[V4Range], &[V6Range]) {
         (&self.v4, &self.v6)
     }
 
@@ -210,6 +210,11 @@ impl AddrSet {
         self.v4 == [(0, u32::MAX)] && self.v6 == [(0, u128::MAX)]
     }
 }
+
+/// An inclusive IPv4 range, as numbers.
+pub type V4Range = (u32, u32);
+/// An inclusive IPv6 range, as numbers.
+pub type V6Range = (u128, u128);
 
 #[cfg(test)]
 mod tests {
