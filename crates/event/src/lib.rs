@@ -274,8 +274,26 @@ impl Alert {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A flow event whose fields need escaping, shared by the writer's and the parser's tests.
+    pub(crate) fn sample_flow_event() -> Event {
+        let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "flow");
+        event.flow_id = Some(7);
+        event.host = Some("sys-\"firewall\"\n".into());
+        event.community_id = Some("1:abc/+=".into());
+        event.endpoints = Endpoints {
+            src_ip: Some("10.0.0.1".into()),
+            src_port: Some(1234),
+            dest_ip: Some("::1".into()),
+            dest_port: Some(53),
+            proto: Some("UDP".into()),
+        };
+        event.body = serde_json::json!({"pkts_toserver": 1, "state": "new"});
+        event.extra.insert("app_proto".into(), Value::from("dns"));
+        event
+    }
 
     #[test]
     fn strict_mode_drops_picket_object_and_keeps_body() {
@@ -304,19 +322,7 @@ mod tests {
 
     #[test]
     fn write_eve_matches_to_eve() {
-        let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "flow");
-        event.flow_id = Some(7);
-        event.host = Some("sys-\"firewall\"\n".into());
-        event.community_id = Some("1:abc/+=".into());
-        event.endpoints = Endpoints {
-            src_ip: Some("10.0.0.1".into()),
-            src_port: Some(1234),
-            dest_ip: Some("::1".into()),
-            dest_port: Some(53),
-            proto: Some("UDP".into()),
-        };
-        event.body = serde_json::json!({"pkts_toserver": 1, "state": "new"});
-        event.extra.insert("app_proto".into(), Value::from("dns"));
+        let mut event = sample_flow_event();
         event.extra.insert("src_ip".into(), Value::from("forged"));
         event.picket.insert("history".into(), Value::from("ShAD"));
         for mode in [EveMode::Strict, EveMode::Extended] {

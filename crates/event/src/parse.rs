@@ -127,23 +127,11 @@ impl<'de> Visitor<'de> for EveVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Endpoints, EveMode};
+    use crate::EveMode;
 
     #[test]
     fn parse_is_the_inverse_of_write() {
-        let mut event = Event::new(Timestamp::from_micros(1_700_000_000_123_456), "flow");
-        event.flow_id = Some(7);
-        event.host = Some("sys-\"firewall\"\n".into());
-        event.community_id = Some("1:abc/+=".into());
-        event.endpoints = Endpoints {
-            src_ip: Some("10.0.0.1".into()),
-            src_port: Some(1234),
-            dest_ip: Some("::1".into()),
-            dest_port: Some(53),
-            proto: Some("UDP".into()),
-        };
-        event.body = serde_json::json!({"pkts_toserver": 1, "state": "new"});
-        event.extra.insert("app_proto".into(), Value::from("dns"));
+        let mut event = crate::tests::sample_flow_event();
         event.picket.insert("history".into(), Value::from("ShAD"));
         let mut line = Vec::new();
         event
