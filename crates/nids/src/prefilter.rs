@@ -208,26 +208,10 @@ fn port_ranges(e: &PortExpr, depth: usize) -> Vec<(u16, u16)> {
                 vec![(0, u16::MAX)]
             };
             let keep = complement_ports(&normalise_ports(neg));
-            intersect_ports(&pos, &keep)
+            crate::engine::addr::intersect(&pos, &keep)
         }
         PortExpr::Not(inner) => complement_ports(&normalise_ports(port_ranges(inner, depth + 1))),
     }
-}
-
-fn intersect_ports(a: &[(u16, u16)], b: &[(u16, u16)]) -> Vec<(u16, u16)> {
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < a.len() && j < b.len() {
-        let (lo, hi) = (a[i].0.max(b[j].0), a[i].1.min(b[j].1));
-        if lo <= hi {
-            out.push((lo, hi));
-        }
-        if a[i].1 < b[j].1 {
-            i += 1;
-        } else {
-            j += 1;
-        }
-    }
-    out
 }
 
 /// What a rule needs before it is worth verifying: its group, and its ports.

@@ -57,7 +57,8 @@ fn complement<T: Ord + Copy>(
 }
 
 /// Intersection of two sorted, disjoint range lists.
-fn intersect<T: Ord + Copy>(a: &[(T, T)], b: &[(T, T)]) -> Vec<(T, T)> {
+/// The intersection of two sorted, disjoint lists of inclusive ranges.
+pub(crate) fn intersect<T: Ord + Copy>(a: &[(T, T)], b: &[(T, T)]) -> Vec<(T, T)> {
     let (mut i, mut j) = (0, 0);
     let mut out = Vec::new();
     while i < a.len() && j < b.len() {
