@@ -938,7 +938,9 @@ impl Engine {
                         .saturating_mul(u64::from(th.multiplier.unwrap_or(10)).max(2));
                     true
                 } else {
-                    s.count == 1
+                    // Only the count and its multiples alert: the first match is not
+                    // special unless the count is 1.
+                    false
                 }
             }
         }
