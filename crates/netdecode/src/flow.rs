@@ -186,6 +186,9 @@ pub struct Flow {
     pub app_tries: u8,
     pub icmp: IcmpInfo,
     pub alerted: bool,
+    /// Each direction's lowest and highest IP TTL (hop limit), for `netflow` records;
+    /// meaningless while that direction has no packets.
+    pub ttl: [(u8, u8); 2],
 }
 
 impl Flow {
@@ -210,6 +213,16 @@ impl Flow {
         } else {
             RESP
         }
+    }
+
+    /// Records a packet's TTL in direction `dir`; call after counting the packet.
+    pub fn note_ttl(&mut self, dir: usize, ttl: u8) {
+        let slot = &mut self.ttl[dir];
+        *slot = if self.pkts[dir] <= 1 {
+            (ttl, ttl)
+        } else {
+            (slot.0.min(ttl), slot.1.max(ttl))
+        };
     }
 
     /// Both directions have sent something.
@@ -546,6 +559,7 @@ mod tests {
             app_tries: 0,
             icmp: IcmpInfo::default(),
             alerted: false,
+            ttl: [(64, 64), (0, 0)],
         }
     }
 

@@ -34,6 +34,9 @@ pub struct SensorConfig {
     pub anomaly_events: bool,
     /// How `dns` records are written (version, requests/responses, query types).
     pub dns_log: picket_proto::dns::DnsLogConfig,
+    /// Also describe each ended flow as `netflow` records, one per direction that sent
+    /// packets (Suricata's unidirectional flow log).
+    pub netflow: bool,
 }
 
 impl Default for SensorConfig {
@@ -47,6 +50,7 @@ impl Default for SensorConfig {
             app_layer: true,
             anomaly_events: true,
             dns_log: Default::default(),
+            netflow: false,
         }
     }
 }
@@ -418,6 +422,7 @@ impl Sensor {
         let dir = flow.direction_of(side);
         flow.pkts[dir] += 1;
         flow.bytes[dir] += wire_len as u64;
+        flow.note_ttl(dir, ttl);
         if ts > flow.last_ts {
             flow.last_ts = ts;
         }
@@ -757,6 +762,7 @@ impl Sensor {
             app_tries: 0,
             icmp: IcmpInfo::default(),
             alerted: false,
+            ttl: [(0, 0); 2],
         }
     }
 
@@ -898,6 +904,9 @@ impl Sensor {
             let mut record = flow_event(&flow, reason, self.config.host.as_deref());
             record.extra.append(&mut record_extra);
             out.push(record);
+            if self.config.netflow {
+                out.extend(netflow_events(&flow, self.config.host.as_deref()));
+            }
         }
         self.ended = ended;
     }
@@ -1394,6 +1403,83 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
     e.picket
         .insert("missed_bytes".into(), Value::from(flow.missed_bytes()));
     e
+}
+
+/// TCP's `tcp` object of flow-like records: the flags seen (`flags`, as booleans and in
+/// hex), keys in sorted order so the map bulk-loads.
+fn tcp_flag_fields(flags: u8) -> impl Iterator<Item = (String, Value)> {
+    let flag = |bit: u8| (flags & bit != 0).then_some(Value::Bool(true));
+    [
+        ("ack", flag(tcp_flags::ACK)),
+        ("cwr", flag(tcp_flags::CWR)),
+        ("ecn", flag(tcp_flags::ECE)),
+        ("fin", flag(tcp_flags::FIN)),
+        ("psh", flag(tcp_flags::PSH)),
+        ("rst", flag(tcp_flags::RST)),
+        ("syn", flag(tcp_flags::SYN)),
+        ("tcp_flags", Some(Value::from(tcp_flags_hex(flags)))),
+        ("urg", flag(tcp_flags::URG)),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v?)))
+}
+
+/// The EVE `netflow` records of a finished flow: one per direction, each oriented from
+/// that direction's sender, with that direction's packets, bytes, TTL range and TCP flags.
+/// The to-server record is always written (as Suricata does, even for a flow first seen
+/// from its responder); the to-client one only when the responder sent packets.
+pub fn netflow_events(flow: &Flow, host: Option<&str>) -> Vec<Event> {
+    let dirs: &[usize] = if flow.pkts[RESP] > 0 {
+        &[ORIG, RESP]
+    } else {
+        &[ORIG]
+    };
+    let age = flow.last_ts.as_secs() - flow.first_ts.as_secs();
+    dirs.iter()
+        .map(|&dir| {
+            let mut e = envelope(flow, flow.last_ts, "netflow", dir, host);
+            if let Some(name) = detected_app_proto(flow) {
+                e.extra.insert("app_proto".into(), Value::from(name));
+            }
+            let (min_ttl, max_ttl) = if flow.pkts[dir] > 0 {
+                flow.ttl[dir]
+            } else {
+                (0, 0)
+            };
+            // Keys in sorted order, so the map bulk-loads.
+            let body: Map<String, Value> = [
+                ("age", Value::from(age)),
+                ("bytes", Value::from(flow.bytes[dir])),
+                ("end", Value::from(flow.last_ts.to_string())),
+                ("max_ttl", Value::from(max_ttl)),
+                ("min_ttl", Value::from(min_ttl)),
+                ("pkts", Value::from(flow.pkts[dir])),
+                ("start", Value::from(flow.first_ts.to_string())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            e.body = Value::Object(body);
+            if flow.key.proto == PROTO_TCP {
+                let tcp: Map<String, Value> = tcp_flag_fields(flow.tcp_flags[dir]).collect();
+                e.extra.insert("tcp".into(), Value::Object(tcp));
+            }
+            let icmp = if dir == ORIG {
+                flow.icmp.icmp_type
+            } else {
+                flow.icmp.response
+            };
+            if let Some((t, c)) = icmp {
+                e.extra.insert("icmp_type".into(), Value::from(t));
+                e.extra.insert("icmp_code".into(), Value::from(c));
+            }
+            if flow.key.vlan[0] != 0 || flow.key.vlan[1] != 0 {
+                let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
+                e.extra.insert("vlan".into(), Value::from(ids));
+            }
+            e
+        })
+        .collect()
 }
 
 #[cfg(test)]

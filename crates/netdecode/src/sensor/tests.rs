@@ -384,3 +384,92 @@ fn overlapping_segments_with_different_bytes_raise_a_stream_anomaly() {
         "stream.reassembly_overlap_different_data"
     );
 }
+
+fn of_type<'a>(events: &'a [Value], event_type: &str) -> Vec<&'a Value> {
+    events
+        .iter()
+        .filter(|e| e["event_type"] == event_type)
+        .collect()
+}
+
+#[test]
+fn netflow_writes_one_record_per_direction_with_swapped_endpoints() {
+    let mut r = Run::new();
+    r.sensor = Sensor::new(SensorConfig {
+        netflow: true,
+        ..SensorConfig::default()
+    });
+    r.c2s(100, 0, SYN, b"");
+    // The reply comes from further away: a lower TTL.
+    let mut reply = ipv4(
+        SERVER,
+        CLIENT,
+        PROTO_TCP,
+        1,
+        0,
+        &tcp(80, 40000, 500, 101, SYN | ACK, b""),
+    );
+    reply[8] = 50;
+    r.ip(&reply);
+    r.c2s(101, 501, ACK, b"");
+    r.c2s(101, 501, FIN | ACK, b"");
+    let events = r.finish();
+    let netflows = of_type(&events, "netflow");
+    assert_eq!(netflows.len(), 2, "{events:#?}");
+    let (out, back) = (netflows[0], netflows[1]);
+    assert_eq!(out["src_ip"], "192.168.1.10");
+    assert_eq!(out["dest_port"], 80);
+    assert_eq!(out["netflow"]["pkts"], 3);
+    assert_eq!(out["netflow"]["bytes"], 120);
+    assert_eq!(out["netflow"]["min_ttl"], 64);
+    assert_eq!(out["netflow"]["max_ttl"], 64);
+    assert_eq!(out["tcp"]["tcp_flags"], "13");
+    assert_eq!(back["src_ip"], "93.184.216.34");
+    assert_eq!(back["src_port"], 80);
+    assert_eq!(back["dest_ip"], "192.168.1.10");
+    assert_eq!(back["netflow"]["pkts"], 1);
+    assert_eq!(back["netflow"]["min_ttl"], 50);
+    assert_eq!(back["tcp"]["tcp_flags"], "12");
+    assert_eq!(back["flow_id"], out["flow_id"]);
+    assert_eq!(out["netflow"]["start"], only_flow(&events)["flow"]["start"]);
+}
+
+#[test]
+fn netflow_of_a_one_way_flow_is_one_record_and_off_by_default() {
+    let mut r = Run::new();
+    r.ip(&ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        1,
+        0,
+        &udp(5000, 9999, b"x"),
+    ));
+    assert!(of_type(&r.finish(), "netflow").is_empty());
+    let mut r = Run::new();
+    r.sensor = Sensor::new(SensorConfig {
+        netflow: true,
+        ..SensorConfig::default()
+    });
+    r.ip(&ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        1,
+        0,
+        &udp(5000, 9999, b"x"),
+    ));
+    r.ip(&ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        2,
+        0,
+        &udp(5000, 9999, b"yy"),
+    ));
+    let events = r.finish();
+    let netflows = of_type(&events, "netflow");
+    assert_eq!(netflows.len(), 1);
+    assert_eq!(netflows[0]["netflow"]["pkts"], 2);
+    assert_eq!(netflows[0]["src_port"], 5000);
+}

@@ -82,6 +82,10 @@ pub struct Args {
     /// Log only DNS messages whose question is of these types (`a,aaaa,mx`).
     #[arg(long, value_name = "TYPES", value_delimiter = ',')]
     dns_types: Vec<String>,
+    /// Also write EVE `netflow` records: each ended flow once per direction, from that
+    /// direction's sender (Suricata's unidirectional flow log).
+    #[arg(long)]
+    netflow: bool,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -199,6 +203,7 @@ pub fn run(args: Args) -> Result<i32> {
         },
         host: args.host.clone(),
         community_id_seed: args.community_id_seed,
+        netflow: args.netflow,
         dns_log: picket_netdecode::DnsLogConfig {
             version: args.dns_version,
             requests: !args.dns_no_requests,

@@ -1191,10 +1191,10 @@ fn dns_logger_args(y: &Value) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
 
 /// suricata.yaml `outputs:` eve-log entries with their own file name: file -> event types.
 /// Sensor options that stand for EVE settings of a suricata.yaml.
-const EVE_OPTIONS: &[&str] = &["--community-id-seed"];
+const EVE_OPTIONS: &[&str] = &["--community-id-seed", "--netflow"];
 
 /// The sensor options the enabled `eve-log` outputs' settings translate to: the
-/// community ID seed.
+/// community ID seed, and the `netflow` record type.
 fn eve_sensor_args(y: &Value) -> Vec<(&'static str, Option<String>)> {
     let mut out = Vec::new();
     for eve in y
@@ -1207,6 +1207,15 @@ fn eve_sensor_args(y: &Value) -> Vec<(&'static str, Option<String>)> {
     {
         if let Some(seed) = eve.get("community-id-seed").map(scalar_string) {
             out.push(("--community-id-seed", Some(seed)));
+        }
+        let netflow = eve
+            .get("types")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|t| t.as_str() == Some("netflow") || t.get("netflow").is_some());
+        if netflow {
+            out.push(("--netflow", None));
         }
     }
     out.dedup();
@@ -1874,5 +1883,7 @@ mod tests {
             [("--community-id-seed", Some("7".to_string()))]
         );
         assert!(eve_sensor_args(&json!({})).is_empty());
+        let y = json!({"outputs": [{"eve-log": {"types": ["flow", "netflow"]}}]});
+        assert_eq!(eve_sensor_args(&y), [("--netflow", None)]);
     }
 }
