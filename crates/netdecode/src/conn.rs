@@ -56,6 +56,10 @@ pub struct ConnSummary {
     repeats: [[u32; 3]; 2],
     /// Any packet seen per direction (for UDP and other protocols).
     active: [bool; 2],
+    /// The responder sent its SYN-ACK and the originator has not acknowledged it yet.
+    handshake_pending: bool,
+    /// [`Self::detect_established`] as it was before the latest TCP packet.
+    established_before: bool,
 }
 
 const ONCE_LETTERS: &[u8] = b"SHADFRQ^";
@@ -119,6 +123,7 @@ impl ConnSummary {
         window: u16,
         retransmission: bool,
     ) {
+        self.established_before = self.detect_established();
         self.active[dir] = true;
         self.size[dir] += payload_len as u64;
         let (syn, ack, fin, rst) = (
@@ -127,6 +132,11 @@ impl ConnSummary {
             flags & FIN != 0,
             flags & RST != 0,
         );
+        if syn && ack && dir == RESP {
+            self.handshake_pending = true;
+        } else if ack && !syn && dir == ORIG {
+            self.handshake_pending = false;
+        }
         if syn {
             self.letter(dir, if ack { b'H' } else { b'S' });
             if fin || rst {
@@ -226,6 +236,26 @@ impl ConnSummary {
             }
             Reset => {}
         }
+    }
+
+    /// Established in the sense of a rule's `flow:established`, as a stream tracker sees
+    /// it: the handshake is complete (its last ACK seen, or traffic both ways without
+    /// one), and no side has reset the connection nor have both closed it.
+    pub fn detect_established(&self) -> bool {
+        use EndpointState::*;
+        let (os, rs) = (self.state[ORIG], self.state[RESP]);
+        self.tcp_established()
+            && !self.handshake_pending
+            && os != Reset
+            && rs != Reset
+            && !(os == Closed && rs == Closed)
+    }
+
+    /// [`Self::detect_established`] before the latest TCP packet: the state a packet is
+    /// judged in. The packet that completes the handshake is not yet part of an established
+    /// session; the FIN that starts closing one still is.
+    pub fn established_before_packet(&self) -> bool {
+        self.established_before
     }
 
     /// Zeek's `conn_state` for a TCP flow.
@@ -381,6 +411,35 @@ mod tests {
         rstr.push((ORIG, ACK | PSH, 10));
         rstr.push((RESP, RST, 0));
         assert_eq!(run(&rstr).tcp_conn_state(), "RSTR");
+    }
+
+    #[test]
+    fn detection_sees_the_state_before_each_packet() {
+        let mut c = ConnSummary::default();
+        let mut seen = Vec::new();
+        for (dir, flags) in [
+            (ORIG, SYN),
+            (RESP, SYN | ACK),
+            (ORIG, ACK),
+            (ORIG, ACK | PSH),
+            (ORIG, FIN | ACK),
+            (RESP, FIN | ACK),
+            (ORIG, ACK),
+        ] {
+            c.tcp_packet(dir, flags, 0, 1024, false);
+            seen.push(c.established_before_packet());
+        }
+        // The handshake's last ACK is not yet established, the first FIN still is, and
+        // once both sides closed nothing is.
+        assert_eq!(seen, [false, false, false, true, true, true, false]);
+        // Without a handshake, a reset ends what mid-stream traffic established.
+        let mut c = ConnSummary::default();
+        let mut seen = Vec::new();
+        for (dir, flags) in [(ORIG, ACK | PSH), (RESP, RST), (ORIG, ACK | PSH)] {
+            c.tcp_packet(dir, flags, 6, 1024, false);
+            seen.push(c.established_before_packet());
+        }
+        assert_eq!(seen, [false, false, false]);
     }
 
     #[test]

@@ -1022,7 +1022,8 @@ impl Sensor {
 /// Whether `flow` counts as established for detection (`flow:established`).
 fn flow_established(flow: &Flow) -> bool {
     if flow.key.proto == PROTO_TCP {
-        flow.conn.tcp_established()
+        // As of before this packet (as Suricata's flow state), not after it.
+        flow.conn.established_before_packet()
     } else {
         flow.pkts[ORIG] > 0 && flow.pkts[RESP] > 0
     }
@@ -1048,7 +1049,12 @@ fn inspect_flushed(
         proto: flow.key.proto,
         ttl: 0,
         to_server: true,
-        established: flow_established(flow),
+        // The flow's end is judged as a whole: established if it ever was.
+        established: if flow.key.proto == PROTO_TCP {
+            flow.conn.tcp_established()
+        } else {
+            flow_established(flow)
+        },
         reassembled: false,
         tcp: None,
         icmp: None,

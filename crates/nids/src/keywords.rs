@@ -55,6 +55,25 @@ pub(crate) fn parse_u64(s: &str) -> Result<u64, ErrorKind> {
     r.map_err(|_| invalid(format!("`{s}` is not a number")))
 }
 
+/// Longest `xor` key accepted (Suricata's limit as well): the key is XORed cyclically.
+pub(crate) const MAX_XOR_KEY: usize = 255;
+
+/// The key of the `xor` transform: an even number of hex digits, at most
+/// [`MAX_XOR_KEY`] bytes, quotes already removed.
+pub fn parse_xor_key(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.is_empty() || s.len() % 2 != 0 || s.len() / 2 > MAX_XOR_KEY {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|pair| {
+            let hex = std::str::from_utf8(pair).ok()?;
+            u8::from_str_radix(hex, 16).ok()
+        })
+        .collect()
+}
+
 /// A numeric comparison (`dsize`, `ttl`, `bsize`, `urilen`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NumCmp {

@@ -37,14 +37,18 @@ pub fn fast_pattern(rule: &Rule) -> Option<FastPattern> {
     // prefilter sees the buffer as it is. Case transforms are harmless (the automata ignore
     // ASCII case) and `dotprefix` only adds a leading dot, so a pattern found in the
     // transformed buffer is, without that dot, in the original one. Other transforms make a
-    // content unusable here.
+    // content unusable here. So does `absent: or_else`: the rule also matches when the
+    // buffer is missing, where no pattern can be found.
     let usable = |b: &crate::rule::BufferMatches| {
-        b.transforms.iter().all(|(t, _)| {
-            matches!(
-                *t,
-                "dotprefix" | "to_lowercase" | "to_uppercase" | "header_lowercase"
-            )
-        })
+        !b.matches
+            .iter()
+            .any(|m| matches!(m, crate::rule::Match::Absent(_)))
+            && b.transforms.iter().all(|(t, _)| {
+                matches!(
+                    *t,
+                    "dotprefix" | "to_lowercase" | "to_uppercase" | "header_lowercase"
+                )
+            })
     };
     let strip_dot =
         |b: &crate::rule::BufferMatches| b.transforms.iter().any(|(t, _)| *t == "dotprefix");

@@ -1160,6 +1160,20 @@ fn apply_option(
             if v.is_some() && !matches!(t, "xor" | "pcrexform") {
                 return Err(ErrorKind::UnexpectedValue);
             }
+            match (t, v) {
+                ("xor", Some(key)) => {
+                    if crate::keywords::parse_xor_key(unquote(key)?).is_none() {
+                        return Err(ErrorKind::InvalidValue(
+                            "xor key must be 1-255 bytes of hex".into(),
+                        ));
+                    }
+                }
+                ("pcrexform", Some(re)) if unquote(re)?.is_empty() => {
+                    return Err(ErrorKind::InvalidValue("pcrexform needs a regex".into()));
+                }
+                ("xor" | "pcrexform", None) => return Err(ErrorKind::MissingValue),
+                _ => {}
+            }
             // A transform after inspections of this buffer starts a new instance of the
             // buffer: the earlier inspections keep seeing it untransformed.
             let cur = b.current.clone();

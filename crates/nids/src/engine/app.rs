@@ -35,6 +35,8 @@ pub const SUPPORTED: &[&str] = &[
     "http.accept_lang",
     "http.connection",
     "http.header_names",
+    "http.request_header",
+    "http.response_header",
     "dns.query",
     "dns.queries.rrname",
     "tls.sni",
@@ -121,6 +123,16 @@ fn header_block(headers: Option<&Value>, skip_cookie: bool) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Each header as its own `Name: Value` instance (the multi-buffer
+/// `http.request_header` / `http.response_header`); none when the side has no headers.
+fn each_header(out: &mut Buffers, name: &'static str, headers: Option<&Value>) {
+    for h in headers.and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(n), Some(v)) = (s(h, &["name"]), s(h, &["value"])) {
+            out.push((name, format!("{n}: {v}").into_bytes()));
+        }
+    }
+}
+
 fn header_names(headers: Option<&Value>) -> Option<Vec<u8>> {
     let list = headers?.as_array()?;
     let mut out = b"\r\n".to_vec();
@@ -205,6 +217,7 @@ pub fn buffers(
             if let Some(b) = header_names(rq) {
                 req.push(("http.header_names", b));
             }
+            each_header(&mut req, "http.request_header", rq);
             if let Some(code) = body.get("status").and_then(Value::as_u64) {
                 resp.push(("http.stat_code", code.to_string().into_bytes()));
             }
@@ -222,6 +235,7 @@ pub fn buffers(
             if let Some(b) = header_names(rs) {
                 resp.push(("http.header_names", b));
             }
+            each_header(&mut resp, "http.response_header", rs);
             let extra_of = |name: &str| extra.iter().find(|(n, _)| *n == name).map(|(_, b)| *b);
             if let Some(code) = body.get("status").and_then(Value::as_u64) {
                 let reason = extra_of("http.stat_msg").unwrap_or_default();
@@ -406,6 +420,18 @@ mod tests {
         assert_eq!(get(&resp, "http.stat_code"), [b"404"]);
         assert_eq!(get(&resp, "file.data"), [b"<html>"]);
         assert_eq!(get(&resp, "http.server"), [b"nginx"]);
+        assert_eq!(
+            get(&req, "http.request_header"),
+            [
+                &b"Host: Example.COM:8080"[..],
+                b"User-Agent: curl/8",
+                b"Cookie: s=1"
+            ]
+        );
+        assert_eq!(get(&resp, "http.response_header"), [b"Server: nginx"]);
+        // A request without headers has no instance: `absent` can match it.
+        let (req, _) = buffers("http", &json!({"url": "/", "http_method": "GET"}), &[]);
+        assert!(get(&req, "http.request_header").is_empty());
     }
 
     #[test]

@@ -188,6 +188,8 @@ const TRANSFORMS: &[&str] = &[
     "to_sha1",
     "to_sha256",
     "header_lowercase",
+    "xor",
+    "pcrexform",
 ];
 
 /// Keywords kept for syntax that are safe to ignore for matching.
@@ -712,7 +714,7 @@ impl Engine {
             };
             for data in instances {
                 any_instance = true;
-                let data = transform(&b.transforms, data);
+                let data = transform(&b.transforms, data, &mut self.regex);
                 let mut insp = Inspect::new(r as u32, &mut self.vars, &mut self.regex);
                 if insp.run(&b.matches, base, &data) {
                     let caps = std::mem::take(&mut insp.captures);
@@ -1171,10 +1173,14 @@ fn tcp_mss(header: &[u8]) -> Option<u16> {
 fn transform<'a>(
     ts: &[(&'static str, Option<String>)],
     data: &'a [u8],
+    regex: &mut RegexCache,
 ) -> std::borrow::Cow<'a, [u8]> {
     use md5::Digest as _;
     let mut cur = std::borrow::Cow::Borrowed(data);
-    for (t, _) in ts {
+    for (t, arg) in ts {
+        let arg = arg
+            .as_deref()
+            .map(|a| crate::options::unquote(a).unwrap_or(a));
         let next: Vec<u8> = match *t {
             "dotprefix" => {
                 let mut v = Vec::with_capacity(cur.len() + 1);
@@ -1210,6 +1216,34 @@ fn transform<'a>(
             "to_md5" => md5::Md5::digest(&cur[..]).to_vec(),
             "to_sha1" => sha1::Sha1::digest(&cur[..]).to_vec(),
             "to_sha256" => sha2::Sha256::digest(&cur[..]).to_vec(),
+            "xor" => {
+                // The parser checked the key; a bad one leaves the buffer as it is.
+                let Some(key) = arg.and_then(crate::keywords::parse_xor_key) else {
+                    continue;
+                };
+                cur.iter()
+                    .zip(key.iter().cycle())
+                    .map(|(b, k)| b ^ k)
+                    .collect()
+            }
+            "pcrexform" => {
+                // The buffer becomes the regex's first capture; without a match (or a
+                // capture) it stays as it is.
+                let Some(re) = arg.and_then(|a| regex.transform_regex(a)) else {
+                    continue;
+                };
+                match re.captures(&cur) {
+                    Ok(Some(caps)) => match caps.get(1) {
+                        Some(m) => m.as_bytes().to_vec(),
+                        None => continue,
+                    },
+                    Ok(None) => continue,
+                    Err(_) => {
+                        regex.limit_hits += 1;
+                        continue;
+                    }
+                }
+            }
             _ => continue,
         };
         cur = std::borrow::Cow::Owned(next);

@@ -33,6 +33,8 @@ pub type Capture = (VarKind, String, Vec<u8>);
 #[derive(Debug, Default)]
 pub struct RegexCache {
     map: HashMap<(u32, u16), Option<pcre2::bytes::Regex>>,
+    /// `pcrexform` regexes by pattern (as few as the rules that use the transform).
+    transforms: HashMap<String, Option<pcre2::bytes::Regex>>,
     /// Regex runs that hit the match or depth limit (counted as not matching).
     pub limit_hits: u64,
     /// Patterns PCRE2 refused (their rules never match).
@@ -42,23 +44,42 @@ pub struct RegexCache {
 }
 
 fn compile(p: &crate::keywords::Pcre) -> Option<pcre2::bytes::Regex> {
+    compile_pattern(&p.pattern, &p.flags)
+}
+
+fn compile_pattern(pattern: &str, flags: &str) -> Option<pcre2::bytes::Regex> {
     let mut prefix = format!("(*LIMIT_MATCH={MATCH_LIMIT})(*LIMIT_DEPTH={DEPTH_LIMIT})");
-    if p.flags.contains('G') {
+    if flags.contains('G') {
         prefix.push_str("(?U)");
     }
-    let anchored = p.flags.contains('A');
+    let anchored = flags.contains('A');
     let pattern = if anchored {
-        format!("{prefix}\\G(?:{})", p.pattern)
+        format!("{prefix}\\G(?:{pattern})")
     } else {
-        format!("{prefix}{}", p.pattern)
+        format!("{prefix}{pattern}")
     };
     let mut b = pcre2::bytes::RegexBuilder::new();
-    b.caseless(p.flags.contains('i'))
-        .dotall(p.flags.contains('s'))
-        .multi_line(p.flags.contains('m'))
-        .extended(p.flags.contains('x'))
+    b.caseless(flags.contains('i'))
+        .dotall(flags.contains('s'))
+        .multi_line(flags.contains('m'))
+        .extended(flags.contains('x'))
         .jit_if_available(true);
     b.build(&pattern).ok()
+}
+
+impl RegexCache {
+    /// The compiled `pcrexform` pattern (a bare regex, no delimiters or flags), or `None`
+    /// when PCRE2 refuses it (counted once).
+    pub fn transform_regex(&mut self, pattern: &str) -> Option<&pcre2::bytes::Regex> {
+        if !self.transforms.contains_key(pattern) {
+            let re = compile_pattern(pattern, "");
+            if re.is_none() {
+                self.compile_errors += 1;
+            }
+            self.transforms.insert(pattern.to_string(), re);
+        }
+        self.transforms.get(pattern).and_then(Option::as_ref)
+    }
 }
 
 /// What a buffer inspection needs from its rule.
