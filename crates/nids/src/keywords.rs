@@ -62,7 +62,7 @@ pub(crate) const MAX_XOR_KEY: usize = 255;
 /// [`MAX_XOR_KEY`] bytes, quotes already removed.
 pub fn parse_xor_key(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.is_empty() || s.len() % 2 != 0 || s.len() / 2 > MAX_XOR_KEY {
+    if s.is_empty() || !s.len().is_multiple_of(2) || s.len() / 2 > MAX_XOR_KEY {
         return None;
     }
     s.as_bytes()

@@ -1161,12 +1161,10 @@ fn apply_option(
                 return Err(ErrorKind::UnexpectedValue);
             }
             match (t, v) {
-                ("xor", Some(key)) => {
-                    if crate::keywords::parse_xor_key(unquote(key)?).is_none() {
-                        return Err(ErrorKind::InvalidValue(
-                            "xor key must be 1-255 bytes of hex".into(),
-                        ));
-                    }
+                ("xor", Some(key)) if crate::keywords::parse_xor_key(unquote(key)?).is_none() => {
+                    return Err(ErrorKind::InvalidValue(
+                        "xor key must be 1-255 bytes of hex".into(),
+                    ));
                 }
                 ("pcrexform", Some(re)) if unquote(re)?.is_empty() => {
                     return Err(ErrorKind::InvalidValue("pcrexform needs a regex".into()));
