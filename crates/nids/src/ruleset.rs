@@ -102,7 +102,8 @@ impl Ruleset {
         &mut self,
         rt: &crate::source::RuleText,
     ) -> Result<(Rule, ResolvedHeader), RuleError> {
-        let rule = parse_rule(rt)?;
+        let mut rule = parse_rule(rt)?;
+        rule.shrink_to_fit();
         let h = &rule.header;
         let vars = &self.options.vars;
         let undefined = |name: String| {

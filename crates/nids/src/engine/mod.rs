@@ -289,14 +289,18 @@ impl Engine {
         classifications: Option<Classifications>,
         config: EngineConfig,
     ) -> Result<Engine, EngineError> {
-        let mut kept = Vec::with_capacity(rules.len());
         let mut unsupported = Vec::new();
-        for lr in rules {
-            match unsupported_reason(&lr.rule) {
-                Some(reason) => unsupported.push((lr.rule.meta.sid, reason)),
-                None => kept.push(lr),
+        // Filtered in place, not copied: a second array of ET Open's rules was 16 MiB more
+        // at the load's peak, and the ruleset's push-grown array had a quarter to spare.
+        let mut kept = rules;
+        kept.retain(|lr| match unsupported_reason(&lr.rule) {
+            Some(reason) => {
+                unsupported.push((lr.rule.meta.sid, reason));
+                false
             }
-        }
+            None => true,
+        });
+        kept.shrink_to_fit();
         let mut bit_ids: HashMap<String, u32> = HashMap::new();
         let info: Vec<RuleInfo> = kept
             .iter()
