@@ -1163,7 +1163,11 @@ fn apply_option(
             rule.target = Some(s.to_string());
         }
         k if buffers::sticky_buffer(k).is_some() => {
-            none(v)?;
+            // `file.data: to_client` names the side in a transactional (`=>`) rule. The
+            // engine inspects both sides of the transaction together, so it is not kept.
+            if v.is_some_and(|side| !matches!(side.trim(), "to_client" | "to_server")) {
+                return Err(ErrorKind::UnexpectedValue);
+            }
             let name = buffers::sticky_buffer(k).unwrap_or(PAYLOAD);
             b.current = (name, Vec::new());
             b.buffer_index(name, &[]);

@@ -106,6 +106,8 @@ struct RuleInfo {
     app: Option<&'static str>,
     /// Looks at an app-layer buffer: inspected per app-layer record, not per packet.
     app_pass: bool,
+    /// A transactional rule (`=>`): inspected once per record, on both its sides at once.
+    transactional: bool,
     /// Evaluation order within one inspection: pass rules, then flowbit setters, then the rest.
     order: u8,
     /// (command, bit ids, all of them, flow or host).
@@ -163,6 +165,8 @@ pub struct Engine {
     /// Flowbit names by id.
     bit_names: Vec<String>,
     last_threshold_sweep: i64,
+    /// Some rule is transactional (`=>`): records get a third pass, both sides at once.
+    transactional: bool,
 }
 
 /// Why the engine could not be built.
@@ -238,8 +242,12 @@ fn unsupported_reason(rule: &Rule) -> Option<String> {
             return Some("detection_filter unique_on".into());
         }
     }
-    if rule.header.direction == Direction::Transactional {
-        return Some("=> (transactional direction)".into());
+    if rule.header.direction == Direction::Transactional
+        && !rule.buffers.iter().any(|b| !is_packet_buffer(b.buffer))
+    {
+        // A transaction is an app-layer record: without one of its buffers the rule
+        // would have nothing to pair the two sides with.
+        return Some("=> (transactional) without app-layer buffers".into());
     }
     if matches!(rule.header.action, Action::Config) {
         return Some("config action".into());
@@ -338,6 +346,7 @@ impl Engine {
                     dst: addr::AddrSet::from_expr(&lr.resolved.dst),
                     app: app_of(r),
                     app_pass: r.buffers.iter().any(|b| !is_packet_buffer(b.buffer)),
+                    transactional: r.header.direction == Direction::Transactional,
                     order,
                     flowbits,
                 }
@@ -375,6 +384,7 @@ impl Engine {
         };
         let packet_prefilter = Prefilter::build_excluding(&kept, &exclude(false))?;
         let app_prefilter = Prefilter::build_excluding(&kept, &exclude(true))?;
+        let transactional = info.iter().any(|i| i.transactional);
         let mut bit_names = vec![String::new(); bit_ids.len()];
         for (name, id) in bit_ids {
             bit_names[id as usize] = name;
@@ -403,6 +413,7 @@ impl Engine {
             flowvars: HashMap::new(),
             bit_names,
             last_threshold_sweep: i64::MIN / 2,
+            transactional,
         })
     }
 
@@ -474,6 +485,7 @@ impl Engine {
             src: (p.src, p.sport),
             dst: (p.dst, p.dport),
             to_server: p.to_server,
+            transactional: false,
             buffers: &[],
             payload: Some(p.payload),
         };
@@ -523,12 +535,57 @@ impl Engine {
                 src,
                 dst,
                 to_server,
+                transactional: false,
                 buffers: bufs,
                 payload,
             };
             self.run(&mut cands, p, &side, true, out);
             self.cands = cands;
         }
+        if self.transactional {
+            self.inspect_transaction(p, a, (client, server), [&req, &resp], out);
+        }
+    }
+
+    /// Runs the transactional (`=>`) rules on both sides of one record at once: the
+    /// request's buffers and the response's, from client to server.
+    fn inspect_transaction(
+        &mut self,
+        p: &PacketView<'_>,
+        a: &AppView<'_>,
+        (client, server): ((IpAddr, u16), (IpAddr, u16)),
+        [req, resp]: [&app::Buffers; 2],
+        out: &mut Vec<Verdict>,
+    ) {
+        if req.is_empty() || resp.is_empty() {
+            // Half a transaction cannot satisfy a rule that spans both halves.
+            return;
+        }
+        let both: app::Buffers = req.iter().chain(resp.iter()).cloned().collect();
+        let view: Vec<(&str, &[u8])> = both.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        let traffic = Traffic {
+            transport: transport_name(p.proto),
+            app: Some(a.event.event_type),
+            to_server: true,
+            src_port: client.1,
+            dst_port: server.1,
+        };
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        self.app_prefilter
+            .candidates_into(&traffic, &view, &mut self.app_scratch, &mut cands);
+        self.indexed(client.0, server.0, &mut cands);
+        cands.retain(|&r| self.info[r as usize].transactional);
+        let side = Side {
+            src: client,
+            dst: server,
+            to_server: true,
+            transactional: true,
+            buffers: &both,
+            payload: None,
+        };
+        self.run(&mut cands, p, &side, true, out);
+        self.cands = cands;
     }
 
     /// Adds the address-indexed rules for a packet from `src` to `dst`.
@@ -611,7 +668,7 @@ impl Engine {
             Proto::Num(n) => p.proto == n,
             Proto::Icmp => p.proto == 1 || p.proto == 58,
         };
-        if !proto_ok {
+        if !proto_ok || info.transactional != side.transactional {
             return false;
         }
         if let Some(app) = info.app {
@@ -1037,6 +1094,8 @@ struct Side<'a> {
     src: (IpAddr, u16),
     dst: (IpAddr, u16),
     to_server: bool,
+    /// Both sides of one record together, for transactional rules only.
+    transactional: bool,
     buffers: &'a [(&'static str, Vec<u8>)],
     payload: Option<&'a [u8]>,
 }
