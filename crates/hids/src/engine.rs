@@ -461,7 +461,7 @@ struct Prefilter {
     /// Literals of 4 bytes or more, by a 4-byte window.
     long: WindowTable,
     /// Literals of exactly 3 bytes, by all of them.
-    short: Option<WindowTable>,
+    short: WindowTable,
 }
 
 /// Bits of a window's hash: the bitmaps are 2^16 bits, 8 KiB.
@@ -474,12 +474,15 @@ fn window_hash(window: u32) -> usize {
 /// Literals indexed by one window of each; see [`Prefilter`].
 #[derive(Debug)]
 struct WindowTable {
-    /// Bit `h` is set when some window hashes to `h`.
-    bits: Vec<u64>,
+    /// Bit `h` is set when some window hashes to `h`. A fixed-size array, so that the
+    /// probe at every position of the text needs no bounds check.
+    bits: Box<[u64; WINDOW_BITMAP_WORDS]>,
     /// For each hash value `h`: `entries[starts[h]..starts[h + 1]]` hash there.
     starts: Vec<u32>,
     entries: Vec<WindowEntry>,
 }
+
+const WINDOW_BITMAP_WORDS: usize = (1 << WINDOW_HASH_BITS) / 64;
 
 #[derive(Debug, Clone, Copy)]
 struct WindowEntry {
@@ -487,13 +490,37 @@ struct WindowEntry {
     /// Where the window sits in the literal.
     offset: u32,
     literal: u32,
+    /// The literal's first 8 bytes (little-endian, zero beyond its end) and the mask of
+    /// those it has: most candidates are rejected by one compare, and literals of up to 8
+    /// bytes are confirmed by it without a call to `memcmp`.
+    head: u64,
+    head_mask: u64,
+}
+
+impl WindowEntry {
+    fn new(window: u32, offset: usize, literal: usize, bytes: &[u8]) -> WindowEntry {
+        let mut head = [0u8; 8];
+        let take = bytes.len().min(8);
+        head[..take].copy_from_slice(&bytes[..take]);
+        WindowEntry {
+            window,
+            offset: offset as u32,
+            literal: literal as u32,
+            head: u64::from_le_bytes(head),
+            head_mask: if take == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (take * 8)) - 1
+            },
+        }
+    }
 }
 
 impl WindowTable {
     fn new(mut entries: Vec<WindowEntry>) -> WindowTable {
         let size = 1usize << WINDOW_HASH_BITS;
         entries.sort_by_key(|e| (window_hash(e.window), e.window, e.literal));
-        let mut bits = vec![0u64; size / 64];
+        let mut bits = Box::new([0u64; WINDOW_BITMAP_WORDS]);
         let mut starts = vec![0u32; size + 1];
         for entry in &entries {
             let h = window_hash(entry.window);
@@ -514,11 +541,7 @@ impl WindowTable {
     #[inline]
     fn candidates(&self, window: u32) -> &[WindowEntry] {
         let h = window_hash(window);
-        if self
-            .bits
-            .get(h / 64)
-            .is_none_or(|w| w & (1 << (h % 64)) == 0)
-        {
+        if self.bits[(h / 64) % WINDOW_BITMAP_WORDS] & (1 << (h % 64)) == 0 {
             return &[];
         }
         let first = self.starts.get(h).copied().unwrap_or(0) as usize;
@@ -527,8 +550,9 @@ impl WindowTable {
     }
 }
 
-/// Bytes of padding after the folded text, so every position has a 4-byte window.
-const SCAN_PADDING: usize = 3;
+/// Bytes of padding after the folded text, so that every position has a 4-byte window
+/// and every literal start an 8-byte head.
+const SCAN_PADDING: usize = 7;
 
 impl Prefilter {
     /// Index `literals` (lower-cased, none shorter than 3 bytes; None otherwise).
@@ -558,11 +582,12 @@ impl Prefilter {
         for (id, literal) in literals.iter().enumerate() {
             let bytes = literal.as_bytes();
             if bytes.len() == 3 {
-                short.push(WindowEntry {
-                    window: u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]),
-                    offset: 0,
-                    literal: id as u32,
-                });
+                short.push(WindowEntry::new(
+                    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]),
+                    0,
+                    id,
+                    bytes,
+                ));
                 continue;
             }
             let these = windows(bytes);
@@ -570,11 +595,7 @@ impl Prefilter {
                 .iter()
                 .enumerate()
                 .min_by_key(|(i, w)| (sharing.get(w).copied().unwrap_or(0), *i))?;
-            long.push(WindowEntry {
-                window,
-                offset: offset as u32,
-                literal: id as u32,
-            });
+            long.push(WindowEntry::new(window, offset, id, bytes));
         }
         Some(Prefilter {
             literals: literals
@@ -582,7 +603,7 @@ impl Prefilter {
                 .map(|l| l.as_bytes().to_vec().into_boxed_slice())
                 .collect(),
             long: WindowTable::new(long),
-            short: (!short.is_empty()).then(|| WindowTable::new(short)),
+            short: WindowTable::new(short),
         })
     }
 
@@ -590,37 +611,45 @@ impl Prefilter {
     /// followed in `padded` by [`SCAN_PADDING`] bytes.
     fn scan(&self, padded: &[u8], seen: &mut [u32], generation: u32) {
         let len = padded.len().saturating_sub(SCAN_PADDING);
-        let text = &padded[..len];
         let mut confirm = |entry: &WindowEntry, at: usize| {
             let Some(start) = at.checked_sub(entry.offset as usize) else {
                 return;
             };
+            let Some(head) = padded.get(start..start + 8) else {
+                return;
+            };
+            let head = u64::from_le_bytes([
+                head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+            ]);
+            if head & entry.head_mask != entry.head {
+                return;
+            }
             let literal = self
                 .literals
                 .get(entry.literal as usize)
                 .map_or(&[][..], |l| &l[..]);
-            if text
-                .get(start..)
-                .is_some_and(|rest| rest.starts_with(literal))
-            {
+            // The head matched; a longer literal must also fit in the text, padding excluded.
+            let found = literal.len() <= 8
+                || padded
+                    .get(start..len)
+                    .is_some_and(|rest| rest.starts_with(literal));
+            if found {
                 if let Some(slot) = seen.get_mut(entry.literal as usize) {
                     *slot = generation;
                 }
             }
         };
-        for (at, w) in padded.windows(4).enumerate() {
+        for (at, w) in padded.windows(4).take(len).enumerate() {
             let window = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
             for entry in self.long.candidates(window) {
                 if entry.window == window {
                     confirm(entry, at);
                 }
             }
-            if let Some(short) = &self.short {
-                let window = window & 0x00ff_ffff;
-                for entry in short.candidates(window) {
-                    if entry.window == window {
-                        confirm(entry, at);
-                    }
+            let window = window & 0x00ff_ffff;
+            for entry in self.short.candidates(window) {
+                if entry.window == window {
+                    confirm(entry, at);
                 }
             }
         }
