@@ -2,10 +2,12 @@
 //! `cargo run --release -p picket-store --example insert_rate -- [EVENTS] [ALERT_EVERY] [LOG]`.
 //! `picket bench store` is the full benchmark; this one builds in seconds. Every
 //! `ALERT_EVERY`-th event also gets an alert row (0: none). `DROP_INDEXES=a,b` drops those
-//! indexes first, to measure what each costs.
+//! indexes first, to measure what each costs. `SOURCES=N` sends batches from N sources in
+//! turn. `MANY=1` stores each batch with `Batch::insert_rows` instead of row by row.
 
+use picket_event::EveMode;
 use picket_event::{Alert, Event, Timestamp};
-use picket_store::{Key, Store};
+use picket_store::{AlertColumns, Key, Row, Store};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,14 +35,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = 0u64;
     let wall = Instant::now();
     let mut seq = 0u64;
+    // SOURCES=N: batches come from N sources in turn, as from N agents at once.
+    let sources: u64 = std::env::var("SOURCES").map_or(Ok(1), |n| n.parse())?;
+    let names: Vec<String> = (0..sources.max(1))
+        .map(|i| format!("qube-{i:03}"))
+        .collect();
+    let mut batches = 0usize;
+    // MANY=1: through `Batch::insert_rows`, as the manager's writer stores.
+    let many = std::env::var_os("MANY").is_some();
     while seq < events {
+        let source = &names[batches % names.len()];
+        batches += 1;
         let mut batch = store.batch()?;
+        let mut pending: Vec<(Key<'_>, Event)> = Vec::with_capacity(2000);
         for _ in 0..1000 {
             let line = &lines[(seq % lines.len() as u64) as usize];
             let mut event = Event::new(Timestamp::from_secs(base + (seq / 100) as i64), "log");
-            event.host = Some("qube-1".into());
+            event.host = Some(source.clone());
             event.body = serde_json::json!({"path": "/var/log/auth.log", "line": line});
-            batch.insert(Key::new("qube-1", seq), &event)?;
+            pending.push((Key::new(source, seq), event.clone()));
             rows += 1;
             if alert_every > 0 && seq.is_multiple_of(alert_every) {
                 let mut alert = Alert {
@@ -60,10 +73,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 .into_event(&event);
                 alert.picket.insert("full_log".into(), line.as_str().into());
-                batch.insert(Key::new("qube-1", seq).part(1), &alert)?;
+                pending.push((Key::new(source, seq).part(1), alert));
                 rows += 1;
             }
             seq += 1;
+        }
+        if many {
+            let eves: Vec<String> = pending
+                .iter()
+                .map(|(_, e)| e.to_eve_line(EveMode::Extended))
+                .collect();
+            let rows: Vec<Row<'_>> = pending
+                .iter()
+                .zip(&eves)
+                .map(|((key, e), eve)| Row {
+                    key: *key,
+                    timestamp: e.timestamp,
+                    event_type: &e.event_type,
+                    alert: AlertColumns::of(e),
+                    eve,
+                })
+                .collect();
+            batch.insert_rows(&rows)?;
+        } else {
+            for (key, event) in &pending {
+                batch.insert(*key, event)?;
+            }
         }
         batch.commit()?;
     }

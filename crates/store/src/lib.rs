@@ -156,6 +156,20 @@ pub struct DeliveryState {
     pub gaps: u64,
 }
 
+/// Rows one [`Batch::insert_rows`] statement writes at most.
+pub const ROWS_PER_STATEMENT: usize = 32;
+
+/// One row for [`Batch::insert_rows`]: an event already EVE JSON text, as for
+/// [`Batch::insert_eve`].
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub key: Key<'a>,
+    pub timestamp: Timestamp,
+    pub event_type: &'a str,
+    pub alert: Option<AlertColumns>,
+    pub eve: &'a str,
+}
+
 /// What one committed batch did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BatchReport {
@@ -437,6 +451,58 @@ impl Batch<'_> {
             self.report.duplicates += 1;
             Ok(false)
         }
+    }
+
+    /// Store many rows, as [`Batch::insert_eve`] does each, and return how many were new (the
+    /// others' keys were already stored). Rows go in
+    /// [`ROWS_PER_STATEMENT`] at a time, in order, in one multi-row `INSERT`: a statement per
+    /// row opened and closed a cursor on the table and each index, and went through the
+    /// statement cache, for every row (measured: about a tenth of the insert CPU). It cannot
+    /// tell which rows were duplicates; use [`Batch::insert_eve`] where that matters.
+    pub fn insert_rows(&mut self, rows: &[Row<'_>]) -> Result<u64, Error> {
+        let mut inserted = 0u64;
+        let mut rest = rows;
+        while !rest.is_empty() {
+            // Power-of-two statement sizes, so that at most a handful of shapes are cached.
+            let n = if rest.len() >= ROWS_PER_STATEMENT {
+                ROWS_PER_STATEMENT
+            } else {
+                1 << (usize::BITS - 1 - rest.len().leading_zeros())
+            };
+            let (chunk, tail) = rest.split_at(n);
+            let mut sql = String::with_capacity(140 + n * 24);
+            sql.push_str(
+                "INSERT OR IGNORE INTO events \
+                 (source, epoch, seq, part, ts, event_type, rule, severity, level, eve) VALUES ",
+            );
+            for i in 0..n {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str("(?,?,?,?,?,?,?,?,?,?)");
+            }
+            let mut statement = self.tx.prepare_cached(&sql)?;
+            for (i, row) in chunk.iter().enumerate() {
+                let at = i * 10;
+                let alert = row.alert.unwrap_or_default();
+                // Bit patterns keep every u64 distinct in SQLite's signed integers.
+                statement.raw_bind_parameter(at + 1, row.key.source)?;
+                statement.raw_bind_parameter(at + 2, row.key.epoch as i64)?;
+                statement.raw_bind_parameter(at + 3, row.key.seq.map(|s| s as i64))?;
+                statement.raw_bind_parameter(at + 4, row.key.part)?;
+                statement.raw_bind_parameter(at + 5, row.timestamp.as_micros())?;
+                statement.raw_bind_parameter(at + 6, row.event_type)?;
+                statement.raw_bind_parameter(at + 7, alert.rule.map(|r| r as i64))?;
+                statement.raw_bind_parameter(at + 8, alert.severity)?;
+                statement.raw_bind_parameter(at + 9, alert.level)?;
+                statement.raw_bind_parameter(at + 10, row.eve)?;
+            }
+            inserted += statement.raw_execute()? as u64;
+            rest = tail;
+        }
+        self.report.inserted += inserted;
+        self.report.duplicates += rows.len() as u64 - inserted;
+        Ok(inserted)
     }
 
     /// Save the transport's delivery state for `state.source` with the records it

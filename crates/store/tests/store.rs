@@ -150,6 +150,61 @@ fn duplicate_source_and_sequence_is_stored_once() {
 }
 
 #[test]
+fn many_rows_at_once_store_each_new_key_once_in_order() {
+    let (_dir, path) = temp();
+    let mut store = Store::open(&path).expect("open");
+    // 70 rows: statements of 32, 32, 4 and 2 rows.
+    let events: Vec<(Key<'_>, Event)> = (0..70u64)
+        .map(|i| {
+            if i % 2 == 1 {
+                (
+                    Key::new("work", i / 2).part(1),
+                    alert_event(T0, 5700 + i, 5, "x"),
+                )
+            } else {
+                (Key::new("work", i / 2), log_event(T0 + i as i64, "line"))
+            }
+        })
+        .collect();
+    let eves: Vec<String> = events
+        .iter()
+        .map(|(_, e)| e.to_eve_line(picket_event::EveMode::Extended))
+        .collect();
+    let rows: Vec<picket_store::Row<'_>> = events
+        .iter()
+        .zip(&eves)
+        .map(|((key, e), eve)| picket_store::Row {
+            key: *key,
+            timestamp: e.timestamp,
+            event_type: &e.event_type,
+            alert: picket_store::AlertColumns::of(e),
+            eve,
+        })
+        .collect();
+    let mut batch = store.batch().expect("batch");
+    assert_eq!(batch.insert_rows(&rows).expect("insert"), 70);
+    // A resend overlapping the end, and one duplicate inside the same statement.
+    let again = [rows[60], rows[69], rows[0], rows[0]];
+    assert_eq!(batch.insert_rows(&again).expect("again"), 0);
+    let report = batch.commit().expect("commit");
+    assert_eq!((report.inserted, report.duplicates), (70, 4));
+    assert_eq!(store.count().expect("count"), 70);
+    assert_eq!(store.count_type("alert").expect("count"), 35);
+    // Rows keep their order (the follow cursor) and their alert columns.
+    let alerts = store
+        .alerts(&AlertQuery {
+            rule_id: Some(5701),
+            ..AlertQuery::default()
+        })
+        .expect("query");
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].id, alerts[0].seq, alerts[0].part),
+        (2, Some(0), 1)
+    );
+}
+
+#[test]
 fn uncommitted_batch_is_rolled_back() {
     let (_dir, path) = temp();
     let mut store = Store::open(&path).expect("open");

@@ -480,15 +480,24 @@ fn store(args: StoreArgs) -> Result<i32> {
                 }
                 let mut tx = db.batch()?;
                 for analysed in &group {
-                    for row in &analysed.rows {
-                        let key = Key {
-                            source: &analysed.source,
-                            epoch: analysed.epoch,
-                            seq: row.seq,
-                            part: row.part,
-                        };
-                        tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
-                    }
+                    // As the manager's writer stores them.
+                    let batch_rows: Vec<picket_store::Row<'_>> = analysed
+                        .rows
+                        .iter()
+                        .map(|row| picket_store::Row {
+                            key: Key {
+                                source: &analysed.source,
+                                epoch: analysed.epoch,
+                                seq: row.seq,
+                                part: row.part,
+                            },
+                            timestamp: row.timestamp,
+                            event_type: &row.event_type,
+                            alert: row.alert,
+                            eve: &row.eve,
+                        })
+                        .collect();
+                    tx.insert_rows(&batch_rows)?;
                     tx.saw_source(&analysed.source, Timestamp::now(), analysed.report.received)?;
                     rows += analysed.rows.len() as u64;
                 }

@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use picket_event::{Alert, Event, Timestamp};
 use picket_manager::{Analysed, Ingest, IngestConfig, Sequenced};
-use picket_store::{DeliveryState, Key, Store};
+use picket_store::{DeliveryState, Key, Row, Store};
 use picket_transport::delivery::SourceState;
 use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
 use picket_transport::source::{Source, Via};
@@ -376,20 +376,27 @@ impl State {
         // Delivery states saved in this transaction, applied to `self.delivery` only once
         // it commits (the same source may come twice, over two channels).
         let mut saved: Vec<DeliveryState> = Vec::new();
+        let mut rows = Vec::new();
         for job in jobs {
             let analysed = &job.analysed;
             let source = analysed.source.as_str();
             let epoch = analysed.epoch;
             let count = analysed.report.received;
-            for row in &analysed.rows {
-                let key = Key {
+            // Many rows per statement: the writer thread is the pipeline's slower stage.
+            rows.clear();
+            rows.extend(analysed.rows.iter().map(|row| Row {
+                key: Key {
                     source,
                     epoch,
                     seq: row.seq,
                     part: row.part,
-                };
-                tx.insert_eve(key, row.timestamp, &row.event_type, row.alert, &row.eve)?;
-            }
+                },
+                timestamp: row.timestamp,
+                event_type: &row.event_type,
+                alert: row.alert,
+                eve: &row.eve,
+            }));
+            tx.insert_rows(&rows)?;
             if let (Some(first), true) = (job.first_seq, count > 0) {
                 let mut d = saved
                     .iter()
