@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use crate::header::AddressExpr;
 
 /// A set of IPv4 and IPv6 addresses as inclusive ranges, sorted and disjoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AddrSet {
     v4: Vec<(u32, u32)>,
     v6: Vec<(u128, u128)>,

@@ -31,8 +31,9 @@ pub mod app;
 mod checksum;
 pub mod payload;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use picket_netdecode::inspect::{AppView, Inspector, PacketView, Verdict};
 use serde_json::{json, Map, Value};
@@ -99,9 +100,11 @@ enum Proto {
 #[derive(Debug)]
 struct RuleInfo {
     proto: Proto,
-    /// The rule's source and destination addresses, flattened for a quick test.
-    src: addr::AddrSet,
-    dst: addr::AddrSet,
+    /// The rule's source and destination addresses, flattened for a quick test. Shared:
+    /// most rules say `$HOME_NET` or `$EXTERNAL_NET`, and one copy per rule and side was
+    /// some 5 MiB with ET Open.
+    src: Arc<addr::AddrSet>,
+    dst: Arc<addr::AddrSet>,
     /// The app-layer protocol the rule needs, if any.
     app: Option<&'static str>,
     /// Looks at an app-layer buffer: inspected per app-layer record, not per packet.
@@ -310,6 +313,15 @@ impl Engine {
         });
         kept.shrink_to_fit();
         let mut bit_ids: HashMap<String, u32> = HashMap::new();
+        let mut addr_sets: HashSet<Arc<addr::AddrSet>> = HashSet::new();
+        let mut intern = |set: addr::AddrSet| -> Arc<addr::AddrSet> {
+            if let Some(shared) = addr_sets.get(&set) {
+                return shared.clone();
+            }
+            let shared = Arc::new(set);
+            addr_sets.insert(shared.clone());
+            shared
+        };
         let info: Vec<RuleInfo> = kept
             .iter()
             .map(|lr| {
@@ -342,8 +354,8 @@ impl Engine {
                 };
                 RuleInfo {
                     proto: proto_of(r).unwrap_or(Proto::Any),
-                    src: addr::AddrSet::from_expr(&lr.resolved.src),
-                    dst: addr::AddrSet::from_expr(&lr.resolved.dst),
+                    src: intern(addr::AddrSet::from_expr(&lr.resolved.src)),
+                    dst: intern(addr::AddrSet::from_expr(&lr.resolved.dst)),
                     app: app_of(r),
                     app_pass: r.buffers.iter().any(|b| !is_packet_buffer(b.buffer)),
                     transactional: r.header.direction == Direction::Transactional,
@@ -364,9 +376,9 @@ impl Engine {
                 continue;
             }
             if addr_index::narrow(&inf.src) {
-                src_sets.push((i as u32, &inf.src));
+                src_sets.push((i as u32, &*inf.src));
             } else if addr_index::narrow(&inf.dst) {
-                dst_sets.push((i as u32, &inf.dst));
+                dst_sets.push((i as u32, &*inf.dst));
             } else {
                 continue;
             }
