@@ -50,6 +50,8 @@ pub struct LinkInfo {
     pub vlan: [u16; 2],
     pub vlan_layers: u8,
     pub kind: LinkKind,
+    /// Ethernet: the (source, destination) MAC addresses of the outer frame.
+    pub macs: Option<[[u8; 6]; 2]>,
 }
 
 /// Which link decoder ran, for the `decoder` counters.
@@ -83,6 +85,11 @@ pub fn decode_link(link_type: u32, data: &[u8]) -> Result<(LinkInfo, Network<'_>
                 return Err("ethernet.pkt_too_small");
             }
             info.kind = LinkKind::Ethernet;
+            let mut src = [0u8; 6];
+            let mut dst = [0u8; 6];
+            src.copy_from_slice(&data[6..12]);
+            dst.copy_from_slice(&data[0..6]);
+            info.macs = Some([src, dst]);
             let ethertype = be16(data, 12);
             let network = ethertype_payload(&mut info, ethertype, &data[14..])?;
             Ok((info, network))

@@ -10,7 +10,7 @@ use crate::conn::{ConnSummary, ORIG, RESP};
 use crate::decode::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 use crate::reassembly::Stream;
 use picket_event::Timestamp;
-use picket_proto::AppParser;
+use picket_proto::{AppEvent, AppParser};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -189,6 +189,69 @@ pub struct Flow {
     /// Each direction's lowest and highest IP TTL (hop limit), for `netflow` records;
     /// meaningless while that direction has no packets.
     pub ttl: [(u8, u8); 2],
+    /// The Ethernet addresses seen on each side, when the sensor logs them.
+    pub macs: Option<Box<MacSets>>,
+    /// Transactions detection asked not to log whose last record has not come yet (a DNS
+    /// query's id until its response), at most [`MAX_QUIET_TXS`].
+    pub quiet_txs: Vec<u64>,
+}
+
+/// Quieted transactions remembered per flow; beyond it the oldest is forgotten (its later
+/// records are then logged).
+pub const MAX_QUIET_TXS: usize = 16;
+
+/// The key tying an app-layer record to its transaction's other records, for protocols
+/// that log a transaction as more than one record: a DNS message's id.
+fn tx_key(event: &AppEvent) -> Option<u64> {
+    match event.event_type {
+        "dns" => event.body.get("id").and_then(serde_json::Value::as_u64),
+        _ => None,
+    }
+}
+
+/// MAC addresses a flow's sides used, at most [`MAX_FLOW_MACS`] each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MacSets {
+    /// By role: `[ORIG]` the client's addresses, `[RESP]` the server's, first seen first.
+    pub side: [Vec<[u8; 6]>; 2],
+}
+
+/// Addresses kept per side of a flow; more (a flow routed over changing next hops, or
+/// spoofed frames) are counted as dropped and not kept.
+pub const MAX_FLOW_MACS: usize = 8;
+
+impl MacSets {
+    /// Records a frame travelling in `dir` from `src` to `dst`; returns how many addresses
+    /// did not fit.
+    pub fn add(&mut self, dir: usize, src: [u8; 6], dst: [u8; 6]) -> u64 {
+        let mut dropped = 0;
+        for (role, mac) in [(dir, src), (1 - dir, dst)] {
+            let set = &mut self.side[role];
+            if set.contains(&mac) {
+                continue;
+            }
+            if set.len() < MAX_FLOW_MACS {
+                set.push(mac);
+            } else {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+}
+
+/// A MAC address as EVE writes it: lowercase hex pairs joined by colons.
+pub fn mac_text(mac: &[u8; 6]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(17);
+    for (i, b) in mac.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    s
 }
 
 impl Flow {
@@ -223,6 +286,32 @@ impl Flow {
         } else {
             (slot.0.min(ttl), slot.1.max(ttl))
         };
+    }
+
+    /// Whether an app-layer record stays out of the log: detection asked so (`quiet`, a
+    /// `config` rule's `logging disable, type tx`), or the record belongs to a transaction
+    /// quieted earlier (the response to a quieted DNS query).
+    pub fn quiet_record(&mut self, event: &AppEvent, quiet: bool) -> bool {
+        let Some(key) = tx_key(event) else {
+            return quiet;
+        };
+        let known = self.quiet_txs.iter().position(|k| *k == key);
+        let last = event.body.get("type").and_then(serde_json::Value::as_str) == Some("response");
+        match (known, last) {
+            (Some(i), true) => {
+                self.quiet_txs.remove(i);
+                true
+            }
+            (Some(_), false) => true,
+            (None, false) if quiet => {
+                if self.quiet_txs.len() >= MAX_QUIET_TXS {
+                    self.quiet_txs.remove(0);
+                }
+                self.quiet_txs.push(key);
+                true
+            }
+            (None, _) => quiet,
+        }
     }
 
     /// Both directions have sent something.
@@ -571,7 +660,59 @@ mod tests {
             icmp: IcmpInfo::default(),
             alerted: false,
             ttl: [(64, 64), (0, 0)],
+            macs: None,
+            quiet_txs: Vec::new(),
         }
+    }
+
+    #[test]
+    fn mac_sets_keep_each_side_once_and_stay_bounded() {
+        let mut m = MacSets::default();
+        let (a, b) = (
+            [0xd8, 0xcb, 0x8a, 0xed, 0xa1, 0x46],
+            [0, 0x15, 0x17, 0x0d, 6, 0xf7],
+        );
+        assert_eq!(m.add(ORIG, a, b), 0);
+        // The reply: source and destination swap, the sides do not.
+        assert_eq!(m.add(RESP, b, a), 0);
+        assert_eq!(m.side, [vec![a], vec![b]]);
+        assert_eq!(mac_text(&a), "d8:cb:8a:ed:a1:46");
+        let mut dropped = 0;
+        for i in 0..20u8 {
+            dropped += m.add(ORIG, [2, 0, 0, 0, 0, i], b);
+        }
+        assert_eq!(m.side[ORIG].len(), MAX_FLOW_MACS);
+        assert_eq!(m.side[RESP], vec![b]);
+        assert_eq!(dropped, 20 + 1 - MAX_FLOW_MACS as u64);
+    }
+
+    #[test]
+    fn a_quieted_dns_query_quiets_its_response_only() {
+        let mut f = flow(1000, 1);
+        let msg = |id: u64, kind: &str| AppEvent {
+            event_type: "dns",
+            body: serde_json::json!({"type": kind, "id": id}),
+        };
+        assert!(f.quiet_record(&msg(7, "request"), true));
+        assert!(!f.quiet_record(&msg(8, "request"), false));
+        assert!(!f.quiet_record(&msg(8, "response"), false));
+        assert!(f.quiet_record(&msg(7, "response"), false));
+        // The transaction is over: the id is free again.
+        assert!(!f.quiet_record(&msg(7, "request"), false));
+        assert!(f.quiet_txs.is_empty());
+        // Bounded: the oldest quieted query is forgotten.
+        for id in 0..(MAX_QUIET_TXS as u64 + 4) {
+            assert!(f.quiet_record(&msg(100 + id, "request"), true));
+        }
+        assert_eq!(f.quiet_txs.len(), MAX_QUIET_TXS);
+        assert!(!f.quiet_record(&msg(100, "response"), false));
+        // Records without a transaction key follow the flag alone.
+        let http = AppEvent {
+            event_type: "http",
+            body: serde_json::json!({"id": 1}),
+        };
+        assert!(f.quiet_record(&http, true));
+        assert!(!f.quiet_record(&http, false));
     }
 
     #[test]

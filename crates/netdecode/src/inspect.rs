@@ -72,6 +72,10 @@ pub struct Verdict {
     pub with_app: bool,
     /// Top-level EVE fields the alert carries besides `alert` (`traffic`, `metadata`).
     pub extra: Map<String, Value>,
+    /// Not an alert: the app-layer transaction being inspected is not to be logged (a
+    /// `config` rule's `logging disable, type tx, scope tx`). Only meaningful from
+    /// [`Inspector::app`]; the sensor writes no `alert` record for it.
+    pub quiet_tx: bool,
 }
 
 /// A detection engine driven by the sensor.

@@ -9,7 +9,9 @@ use crate::decode::{
     PROTO_TCP, PROTO_UDP,
 };
 use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
-use crate::flow::{flow_id, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo};
+use crate::flow::{
+    flow_id, mac_text, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo,
+};
 use crate::inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
 use crate::reassembly::{ReassemblyConfig, ReassemblyStats, Stream, StreamSink};
 use picket_event::{Endpoints, Event, Timestamp};
@@ -37,6 +39,9 @@ pub struct SensorConfig {
     /// Also describe each ended flow as `netflow` records, one per direction that sent
     /// packets (Suricata's unidirectional flow log).
     pub netflow: bool,
+    /// Write the Ethernet addresses: `ether.src_mac`/`dest_mac` on records about a packet,
+    /// `ether.src_macs`/`dest_macs` (each side's addresses) on `flow` and `netflow`.
+    pub ethernet: bool,
 }
 
 impl Default for SensorConfig {
@@ -51,6 +56,7 @@ impl Default for SensorConfig {
             anomaly_events: true,
             dns_log: Default::default(),
             netflow: false,
+            ethernet: false,
         }
     }
 }
@@ -88,6 +94,8 @@ pub struct DecoderCounters {
     pub max_pkt_size: u64,
     /// Packets cut short by the capture's snapshot length.
     pub snapped: u64,
+    /// MAC addresses a flow side used beyond the per-flow limit, not logged.
+    pub macs_dropped: u64,
     /// Decoder events by name (`ipv4.trunc_pkt`).
     pub events: BTreeMap<&'static str, u64>,
     /// App-layer events produced, by event type.
@@ -125,6 +133,10 @@ pub struct Sensor {
     /// The detection engine, when rules are loaded.
     inspector: Option<Box<dyn Inspector>>,
     verdicts: Vec<Verdict>,
+    /// The current packet's (source, destination) MAC addresses, when they are logged.
+    packet_macs: Option<[[u8; 6]; 2]>,
+    /// Per app-layer record of the current packet: detection asked not to log it.
+    quiet: Vec<bool>,
 }
 
 /// Flows ended by one timeout sweep or one `finish` call.
@@ -147,6 +159,8 @@ impl Sensor {
             sweep_pending: false,
             inspector: None,
             verdicts: Vec::new(),
+            packet_macs: None,
+            quiet: Vec::new(),
         }
     }
 
@@ -230,6 +244,7 @@ impl Sensor {
         snapped: bool,
         out: &mut Vec<Event>,
     ) {
+        self.packet_macs = None;
         let (link, network) = match decode_link(link_type, data) {
             Ok(x) => x,
             Err(event) => {
@@ -237,6 +252,9 @@ impl Sensor {
                 return;
             }
         };
+        if self.config.ethernet {
+            self.packet_macs = link.macs;
+        }
         match link.kind {
             LinkKind::Ethernet => self.decoder.ethernet += 1,
             LinkKind::Sll => self.decoder.sll += 1,
@@ -423,6 +441,10 @@ impl Sensor {
         flow.pkts[dir] += 1;
         flow.bytes[dir] += wire_len as u64;
         flow.note_ttl(dir, ttl);
+        if let Some([s, d]) = self.packet_macs {
+            let set = flow.macs.get_or_insert_with(Box::default);
+            self.decoder.macs_dropped += set.add(dir, s, d);
+        }
         if ts > flow.last_ts {
             flow.last_ts = ts;
         }
@@ -560,23 +582,10 @@ impl Sensor {
             }
             Transport::Other { payload, .. } => flow.conn.other_packet(dir, payload.len()),
         }
-        if !self.app_events.is_empty() {
-            let events = std::mem::take(&mut self.app_events);
-            if let Some(flow) = self.flows.get_mut(slot) {
-                // Suricata names the packet that completed a record by its number in
-                // the capture; `decoder.pkts` counts this packet already.
-                let pcap_cnt = self.decoder.pkts;
-                for event in &events {
-                    *self.decoder.app_events.entry(event.event_type).or_default() += 1;
-                    let host = self.config.host.as_deref();
-                    for mut e in app_records(flow, ts, dir, event, host, &self.config.dns_log) {
-                        e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
-                        out.push(e);
-                    }
-                }
-            }
-            self.app_events = events;
-        }
+        // Detection first, so that a `config` rule can keep a record out of the log; its
+        // alerts still follow the records in the output.
+        let mut alerts = Vec::new();
+        self.quiet.clear();
         if self.inspector.is_some() {
             let l4_header = transport_header(&transport, bytes);
             self.inspect(
@@ -586,9 +595,32 @@ impl Sensor {
                 (src, dst, ttl, reassembled),
                 (ip_header, l4_header),
                 &transport,
-                out,
+                &mut alerts,
             );
         }
+        if !self.app_events.is_empty() {
+            let events = std::mem::take(&mut self.app_events);
+            if let Some(flow) = self.flows.get_mut(slot) {
+                // Suricata names the packet that completed a record by its number in
+                // the capture; `decoder.pkts` counts this packet already.
+                let pcap_cnt = self.decoder.pkts;
+                for (i, event) in events.iter().enumerate() {
+                    *self.decoder.app_events.entry(event.event_type).or_default() += 1;
+                    if flow.quiet_record(event, self.quiet.get(i).copied().unwrap_or(false)) {
+                        continue;
+                    }
+                    let host = self.config.host.as_deref();
+                    let macs = self.packet_macs.map(|m| (dir, m));
+                    let log = &self.config.dns_log;
+                    for mut e in app_records(flow, ts, dir, event, host, log, macs) {
+                        e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+                        out.push(e);
+                    }
+                }
+            }
+            self.app_events = events;
+        }
+        out.append(&mut alerts);
     }
 
     /// Offers the packet, then the app-layer records it completed, to the inspector.
@@ -653,9 +685,11 @@ impl Sensor {
         inspector.packet(&view, verdicts);
         let host = self.config.host.as_deref();
         let pcap_cnt = self.decoder.pkts;
+        let macs = self.packet_macs.map(|m| (dir, m));
         for v in verdicts.drain(..) {
             flow.alerted = true;
             let mut e = alert_event(flow, ts, &v, None, host);
+            add_packet_ether(&mut e, if v.to_server { ORIG } else { RESP }, macs);
             e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
             e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
             // Like Suricata, a packet alert names the ICMP message that raised it.
@@ -678,13 +712,20 @@ impl Sensor {
                 extra: &extra,
             };
             inspector.app(&view, &app, verdicts);
+            let mut quiet = false;
             for v in verdicts.drain(..) {
+                if v.quiet_tx {
+                    quiet = true;
+                    continue;
+                }
                 flow.alerted = true;
                 let mut e = alert_event(flow, ts, &v, Some(event), host);
+                add_packet_ether(&mut e, if v.to_server { ORIG } else { RESP }, macs);
                 e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
                 e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
                 out.push(e);
             }
+            self.quiet.push(quiet);
         }
     }
 
@@ -763,6 +804,8 @@ impl Sensor {
             icmp: IcmpInfo::default(),
             alerted: false,
             ttl: [(0, 0); 2],
+            macs: None,
+            quiet_txs: Vec::new(),
         }
     }
 
@@ -867,9 +910,10 @@ impl Sensor {
             let last = flow.last_ts;
             let mut alerts = Vec::new();
             let mut record_extra = Map::new();
+            let mut quiet = Vec::new();
             if let Some(inspector) = self.inspector.as_mut() {
                 if !events.is_empty() {
-                    inspect_flushed(
+                    quiet = inspect_flushed(
                         &mut **inspector,
                         &flow,
                         &events,
@@ -880,8 +924,11 @@ impl Sensor {
                 record_extra = inspector.flow_record(flow.flow_id);
                 inspector.flow_ended(flow.flow_id);
             }
-            for event in &events {
+            for (i, event) in events.iter().enumerate() {
                 *self.decoder.app_events.entry(event.event_type).or_default() += 1;
+                if flow.quiet_record(event, quiet.get(i).copied().unwrap_or(false)) {
+                    continue;
+                }
                 out.extend(app_records(
                     &flow,
                     last,
@@ -889,6 +936,8 @@ impl Sensor {
                     event,
                     self.config.host.as_deref(),
                     &self.config.dns_log,
+                    // Suricata writes these from a pseudo packet with no Ethernet header.
+                    None,
                 ));
             }
             if !alerts.is_empty() {
@@ -1007,6 +1056,7 @@ impl Sensor {
             json!({
                 "decoder": {
                     "snapped": d.snapped,
+                    "macs_dropped": d.macs_dropped,
                     "event": Value::Object(picket_events),
                     "app_events": d.app_events,
                 },
@@ -1030,14 +1080,15 @@ fn flow_established(flow: &Flow) -> bool {
 }
 
 /// App-layer records flushed when a flow ends, offered to the inspector as if carried by
-/// an empty packet from the client.
+/// an empty packet from the client. Returns, per record, whether detection asked not to
+/// log it.
 fn inspect_flushed(
     inspector: &mut dyn Inspector,
     flow: &Flow,
     events: &[AppEvent],
     alerts: &mut Vec<Event>,
     host: Option<&str>,
-) {
+) -> Vec<bool> {
     let (src, dst) = (flow.src(), flow.dst());
     let view = PacketView {
         ts: flow.last_ts,
@@ -1068,6 +1119,7 @@ fn inspect_flushed(
         parser.detect_buffers(&mut extra);
     }
     let mut verdicts = Vec::new();
+    let mut quiet = Vec::with_capacity(events.len());
     for event in events {
         inspector.app(
             &view,
@@ -1077,10 +1129,17 @@ fn inspect_flushed(
             },
             &mut verdicts,
         );
+        let mut q = false;
         for v in verdicts.drain(..) {
+            if v.quiet_tx {
+                q = true;
+                continue;
+            }
             alerts.push(alert_event(flow, flow.last_ts, &v, Some(event), host));
         }
+        quiet.push(q);
     }
+    quiet
 }
 
 /// An EVE `alert` record for a verdict: the flow envelope in the alert's direction, the
@@ -1250,9 +1309,14 @@ fn app_records(
     event: &AppEvent,
     host: Option<&str>,
     dns_log: &picket_proto::dns::DnsLogConfig,
+    macs: Option<(usize, [[u8; 6]; 2])>,
 ) -> Vec<Event> {
     if event.event_type != "dns" || *dns_log == picket_proto::dns::DnsLogConfig::default() {
-        return vec![app_event(flow, ts, dir, event, host)];
+        let mut e = app_event(flow, ts, dir, event, host);
+        // As in app_event: DNS follows the packet, other records the flow.
+        let record_dir = if event.event_type == "dns" { dir } else { ORIG };
+        add_packet_ether(&mut e, record_dir, macs);
+        return vec![e];
     }
     // Version 2 records, like every transaction but version 3 DNS, follow the flow.
     let dir = if dns_log.version == 2 { ORIG } else { dir };
@@ -1262,6 +1326,7 @@ fn app_records(
         .map(|body| {
             let mut e = envelope(flow, ts, "dns", dir, host);
             e.body = body;
+            add_packet_ether(&mut e, dir, macs);
             e
         })
         .collect()
@@ -1400,6 +1465,9 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
         let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
         extra.insert("vlan".into(), Value::from(ids));
     }
+    if let Some(ether) = flow_ether(flow, ORIG) {
+        extra.insert("ether".into(), ether);
+    }
     e.body = body;
     e.extra = extra;
     e.picket
@@ -1483,9 +1551,46 @@ pub fn netflow_events(flow: &Flow, host: Option<&str>) -> Vec<Event> {
                 let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
                 e.extra.insert("vlan".into(), Value::from(ids));
             }
+            if let Some(ether) = flow_ether(flow, dir) {
+                e.extra.insert("ether".into(), ether);
+            }
             e
         })
         .collect()
+}
+
+/// The `ether` object of a record about one packet (`macs`: the direction it travelled
+/// and its source and destination addresses), oriented like the record: a record written
+/// client first about a server's packet names the client's address as `src_mac`.
+fn add_packet_ether(e: &mut Event, record_dir: usize, macs: Option<(usize, [[u8; 6]; 2])>) {
+    let Some((packet_dir, [src, dst])) = macs else {
+        return;
+    };
+    let (a, b) = if packet_dir == record_dir {
+        (src, dst)
+    } else {
+        (dst, src)
+    };
+    e.extra.insert(
+        "ether".into(),
+        json!({"src_mac": mac_text(&a), "dest_mac": mac_text(&b)}),
+    );
+}
+
+/// The `ether` object of a flow-level record written from `dir`'s sender: the addresses
+/// each side used, the sender's as `src_macs`.
+fn flow_ether(flow: &Flow, dir: usize) -> Option<Value> {
+    let m = flow.macs.as_ref()?;
+    let (src, dst) = (&m.side[dir], &m.side[1 - dir]);
+    let mut o = Map::new();
+    // The schema wants at least one item in each array.
+    if !src.is_empty() {
+        o.insert("src_macs".into(), src.iter().map(mac_text).collect());
+    }
+    if !dst.is_empty() {
+        o.insert("dest_macs".into(), dst.iter().map(mac_text).collect());
+    }
+    (!o.is_empty()).then_some(Value::Object(o))
 }
 
 #[cfg(test)]

@@ -156,6 +156,8 @@ pub(crate) const TRANSFORMS: &[&str] = &[
     "xor",
     "pcrexform",
     "from_base64",
+    "domain",
+    "tld",
 ];
 
 /// The canonical sticky buffer for a keyword (canonical name or alias).

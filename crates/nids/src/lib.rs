@@ -25,6 +25,7 @@ pub mod header;
 pub mod keywords;
 mod options;
 pub mod prefilter;
+pub mod public_suffix;
 mod render;
 pub mod rule;
 pub mod ruleset;
@@ -35,6 +36,7 @@ pub use classification::{Classifications, Classtype, ReferenceSystems};
 pub use engine::{Engine, EngineConfig, EngineError, EngineStats};
 pub use error::{ErrorKind, Position, RuleError};
 pub use header::{Action, AddressExpr, Cidr, Direction, Header, PortExpr, Protocol};
+pub use public_suffix::{PublicSuffixList, SuffixSource};
 pub use render::content_text;
 pub use rule::{
     parse_rule, AppLayerProtocol, BufferMatches, Checksum, HeaderCheck, Match, Meta, Rule,

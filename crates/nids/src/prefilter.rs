@@ -36,9 +36,10 @@ pub fn fast_pattern(rule: &Rule) -> Option<FastPattern> {
     // Contents under a transform are matched against transformed bytes, while the
     // prefilter sees the buffer as it is. Case transforms are harmless (the automata ignore
     // ASCII case) and `dotprefix` only adds a leading dot, so a pattern found in the
-    // transformed buffer is, without that dot, in the original one. Other transforms make a
-    // content unusable here. So does `absent: or_else`: the rule also matches when the
-    // buffer is missing, where no pattern can be found.
+    // transformed buffer is, without that dot, in the original one. `domain` and `tld` keep
+    // a suffix of the name, so what is in it is in the name. Other transforms make a content
+    // unusable here. So does `absent: or_else`: the rule also matches when the buffer is
+    // missing, where no pattern can be found.
     let usable = |b: &crate::rule::BufferMatches| {
         !b.matches
             .iter()
@@ -46,7 +47,12 @@ pub fn fast_pattern(rule: &Rule) -> Option<FastPattern> {
             && b.transforms.iter().all(|(t, _)| {
                 matches!(
                     *t,
-                    "dotprefix" | "to_lowercase" | "to_uppercase" | "header_lowercase"
+                    "dotprefix"
+                        | "to_lowercase"
+                        | "to_uppercase"
+                        | "header_lowercase"
+                        | "domain"
+                        | "tld"
                 )
             })
     };

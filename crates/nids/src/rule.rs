@@ -330,7 +330,6 @@ const UNSUPPORTED: &[&str] = &[
     "rpc",
     "stream_reassemble",
     "requires",
-    "config",
     "transform",
     "file.magic",
     "file.name.raw",
@@ -359,6 +358,7 @@ const KEPT_AS_WRITTEN: &[&str] = &[
     "ssh.protoversion",
     "ssh.softwareversion",
     "pcrexform",
+    "config",
 ];
 
 fn err(position: Position, keyword: &str, kind: ErrorKind) -> RuleError {

@@ -27,6 +27,14 @@ fn ethernet_ipv4_tcp_syn() {
     let bytes = hex(SYN);
     let (info, net) = decode_link(link::ETHERNET, &bytes).expect("ethernet");
     assert_eq!(info.vlan_layers, 0);
+    // Destination first on the wire; kept as (source, destination).
+    assert_eq!(
+        info.macs,
+        Some([
+            [0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb],
+            [0x00, 0x11, 0x22, 0x33, 0x44, 0x55]
+        ])
+    );
     let Network::Ipv4(ip_bytes) = net else {
         panic!("not IPv4: {net:?}");
     };

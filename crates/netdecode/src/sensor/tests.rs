@@ -473,3 +473,114 @@ fn netflow_of_a_one_way_flow_is_one_record_and_off_by_default() {
     assert_eq!(netflows[0]["netflow"]["pkts"], 2);
     assert_eq!(netflows[0]["src_port"], 5000);
 }
+
+const CLIENT_MAC: [u8; 6] = [0xd8, 0xcb, 0x8a, 0xed, 0xa1, 0x46];
+const ROUTER_MAC: [u8; 6] = [0x00, 0x15, 0x17, 0x0d, 0x06, 0xf7];
+
+/// An Ethernet frame carrying IPv4.
+fn frame(src: [u8; 6], dst: [u8; 6], ip: &[u8]) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend(src);
+    f.extend([0x08, 0x00]);
+    f.extend(ip);
+    f
+}
+
+fn dns_message(response: bool) -> Vec<u8> {
+    let flags: [u8; 2] = if response { [0x81, 0x80] } else { [0x01, 0x00] };
+    let mut m = vec![0x12, 0x34, flags[0], flags[1], 0, 1, 0, 0, 0, 0, 0, 0];
+    m.extend(b"\x07example\x03com\x00\x00\x01\x00\x01");
+    m
+}
+
+#[test]
+fn ethernet_addresses_follow_each_record_orientation() {
+    let mut r = Run::new();
+    r.sensor = Sensor::new(SensorConfig {
+        netflow: true,
+        ethernet: true,
+        ..SensorConfig::default()
+    });
+    let query = ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_UDP,
+        1,
+        0,
+        &udp(5353, 53, &dns_message(false)),
+    );
+    let answer = ipv4(
+        SERVER,
+        CLIENT,
+        PROTO_UDP,
+        2,
+        0,
+        &udp(53, 5353, &dns_message(true)),
+    );
+    for (f, (src, dst)) in [
+        (query, (CLIENT_MAC, ROUTER_MAC)),
+        (answer, (ROUTER_MAC, CLIENT_MAC)),
+    ] {
+        r.t += 1000;
+        let f = frame(src, dst, &f);
+        let len = f.len() as u32;
+        r.sensor.process(
+            link::ETHERNET,
+            Timestamp::from_micros(r.t),
+            &f,
+            len,
+            &mut r.events,
+        );
+    }
+    let events = r.finish();
+    let dns = of_type(&events, "dns");
+    assert_eq!(dns.len(), 2, "{events:#?}");
+    assert_eq!(dns[0]["ether"]["src_mac"], "d8:cb:8a:ed:a1:46");
+    assert_eq!(dns[0]["ether"]["dest_mac"], "00:15:17:0d:06:f7");
+    // The response is written from the server: its frame's addresses as they are.
+    assert_eq!(dns[1]["src_ip"], "93.184.216.34");
+    assert_eq!(dns[1]["ether"]["src_mac"], "00:15:17:0d:06:f7");
+    let flow = only_flow(&events);
+    assert_eq!(flow["ether"]["src_macs"], json!(["d8:cb:8a:ed:a1:46"]));
+    assert_eq!(flow["ether"]["dest_macs"], json!(["00:15:17:0d:06:f7"]));
+    let netflows = of_type(&events, "netflow");
+    assert_eq!(netflows.len(), 2);
+    assert_eq!(
+        netflows[1]["ether"]["dest_macs"],
+        json!(["d8:cb:8a:ed:a1:46"])
+    );
+    assert_eq!(
+        netflows[1]["ether"]["src_macs"],
+        json!(["00:15:17:0d:06:f7"])
+    );
+}
+
+#[test]
+fn ethernet_addresses_are_left_out_unless_asked_for() {
+    let mut r = Run::new();
+    let q = frame(
+        CLIENT_MAC,
+        ROUTER_MAC,
+        &ipv4(
+            CLIENT,
+            SERVER,
+            PROTO_UDP,
+            1,
+            0,
+            &udp(5353, 53, &dns_message(false)),
+        ),
+    );
+    let len = q.len() as u32;
+    r.sensor.process(
+        link::ETHERNET,
+        Timestamp::from_micros(r.t),
+        &q,
+        len,
+        &mut r.events,
+    );
+    let events = r.finish();
+    assert!(
+        events.iter().all(|e| e.get("ether").is_none()),
+        "{events:#?}"
+    );
+}

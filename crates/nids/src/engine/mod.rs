@@ -43,6 +43,7 @@ use crate::classification::Classifications;
 use crate::header::{Action, Direction};
 use crate::keywords::{BitScope, FlowState, FlowbitCmd, TcpFlags, ThresholdKind, Track, VarKind};
 use crate::prefilter::{Prefilter, PrefilterError, Scratch, Traffic};
+use crate::public_suffix::PublicSuffixList;
 use crate::rule::{HeaderCheck, Match, Rule};
 use crate::ruleset::LoadedRule;
 use payload::{Capture, Inspect, RegexCache};
@@ -170,6 +171,8 @@ pub struct Engine {
     last_threshold_sweep: i64,
     /// Some rule is transactional (`=>`): records get a third pass, both sides at once.
     transactional: bool,
+    /// Public suffixes for the `domain` and `tld` transforms.
+    suffixes: PublicSuffixList,
 }
 
 /// Why the engine could not be built.
@@ -197,6 +200,8 @@ const TRANSFORMS: &[&str] = &[
     "header_lowercase",
     "xor",
     "pcrexform",
+    "domain",
+    "tld",
 ];
 
 /// Keywords kept for syntax that are safe to ignore for matching.
@@ -204,12 +209,14 @@ const IGNORABLE: &[&str] = &["tag", "prefilter"];
 
 /// Why the engine cannot evaluate `rule`, if it cannot.
 fn unsupported_reason(rule: &Rule) -> Option<String> {
-    if let Some(o) = rule
-        .other
-        .iter()
-        .find(|o| !IGNORABLE.contains(&o.keyword.as_str()))
-    {
+    let config_rule = rule.header.action == Action::Config;
+    if let Some(o) = rule.other.iter().find(|o| {
+        !IGNORABLE.contains(&o.keyword.as_str()) && !(config_rule && o.keyword == "config")
+    }) {
         return Some(o.keyword.clone());
+    }
+    if config_rule {
+        return config_reason(rule);
     }
     for b in &rule.buffers {
         if !app::SUPPORTED.contains(&b.buffer) && !is_packet_buffer(b.buffer) {
@@ -252,12 +259,68 @@ fn unsupported_reason(rule: &Rule) -> Option<String> {
         // would have nothing to pair the two sides with.
         return Some("=> (transactional) without app-layer buffers".into());
     }
-    if matches!(rule.header.action, Action::Config) {
-        return Some("config action".into());
+    match proto_of(rule) {
+        Some(_) => None,
+        None => Some(format!("protocol {}", rule.header.protocol.name)),
+    }
+}
+
+/// Why a `config` rule cannot be evaluated, if it cannot. Picket implements what Suricata
+/// 8 does: `config: logging disable, type tx, scope tx` on an app-layer rule, which keeps
+/// the matching transaction out of the EVE log.
+fn config_reason(rule: &Rule) -> Option<String> {
+    let Some(value) = rule
+        .other
+        .iter()
+        .find(|o| o.keyword == "config")
+        .and_then(|o| o.value.as_deref())
+    else {
+        return Some("config action without a config keyword".into());
+    };
+    if parse_config(value) != Some(ConfigOption::QuietTx) {
+        return Some(format!("config: {value}"));
+    }
+    if rule.app_layer().is_none() {
+        return Some("config on a packet rule (type tx needs a transaction)".into());
     }
     match proto_of(rule) {
         Some(_) => None,
         None => Some(format!("protocol {}", rule.header.protocol.name)),
+    }
+}
+
+/// A `config` keyword's setting that the engine implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConfigOption {
+    /// `logging disable, type tx, scope tx`.
+    QuietTx,
+}
+
+/// Parses `config: <subsys> <action>, type <t>, scope <s>`: a subsystem and action first,
+/// then named parts in any order. Only the combination the engine implements is returned.
+fn parse_config(value: &str) -> Option<ConfigOption> {
+    let mut parts = value.split(',').map(str::trim);
+    let mut head = parts.next()?.split_whitespace();
+    let (subsys, action) = (head.next()?, head.next()?);
+    if head.next().is_some() {
+        return None;
+    }
+    let (mut kind, mut scope) = (None, None);
+    for part in parts {
+        let mut words = part.split_whitespace();
+        let (name, val) = (words.next()?, words.next()?);
+        if words.next().is_some() {
+            return None;
+        }
+        match name {
+            "type" => kind = Some(val),
+            "scope" => scope = Some(val),
+            _ => return None,
+        }
+    }
+    match (subsys, action, kind?, scope?) {
+        ("logging", "disable", "tx", "tx") => Some(ConfigOption::QuietTx),
+        _ => None,
     }
 }
 
@@ -426,7 +489,19 @@ impl Engine {
             bit_names,
             last_threshold_sweep: i64::MIN / 2,
             transactional,
+            suffixes: PublicSuffixList::builtin(),
         })
+    }
+
+    /// The public suffix list the `domain` and `tld` transforms use (by default picket's
+    /// short built-in one; the caller reads the system's list and passes it here).
+    pub fn set_public_suffixes(&mut self, list: PublicSuffixList) {
+        self.suffixes = list;
+    }
+
+    /// The public suffix list in use.
+    pub fn public_suffixes(&self) -> &PublicSuffixList {
+        &self.suffixes
     }
 
     /// Rules in the engine.
@@ -637,6 +712,19 @@ impl Engine {
             let context = self.apply_captures(p.flow_id);
             let rule = &self.rules[r].rule;
             let pass = rule.header.action == Action::Pass;
+            if rule.header.action == Action::Config {
+                // Only app-layer config rules are loaded; each match quiets the record.
+                if with_app {
+                    out.push(Verdict {
+                        alert: Value::Null,
+                        to_server: side.to_server,
+                        with_app,
+                        extra: Map::new(),
+                        quiet_tx: true,
+                    });
+                }
+                continue;
+            }
             if rule.noalert {
                 self.stats.noalert += 1;
             } else if !self.threshold_allows(r, p, side) {
@@ -661,6 +749,7 @@ impl Engine {
                     to_server: side.to_server,
                     with_app,
                     extra,
+                    quiet_tx: false,
                 });
             }
             if pass {
@@ -787,7 +876,7 @@ impl Engine {
             };
             for data in instances {
                 any_instance = true;
-                let data = transform(&b.transforms, data, &mut self.regex);
+                let data = transform(&b.transforms, data, &mut self.regex, &self.suffixes);
                 let mut insp = Inspect::new(r as u32, &mut self.vars, &mut self.regex);
                 if insp.run(&b.matches, base, &data) {
                     let caps = std::mem::take(&mut insp.captures);
@@ -1249,6 +1338,7 @@ fn transform<'a>(
     ts: &[(&'static str, Option<String>)],
     data: &'a [u8],
     regex: &mut RegexCache,
+    suffixes: &PublicSuffixList,
 ) -> std::borrow::Cow<'a, [u8]> {
     use md5::Digest as _;
     let mut cur = std::borrow::Cow::Borrowed(data);
@@ -1319,6 +1409,16 @@ fn transform<'a>(
                     }
                 }
             }
+            // A name with no registrable domain (a bare suffix, an empty label) leaves an
+            // empty buffer, which no content matches.
+            "domain" => suffixes
+                .registrable(&cur)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
+            "tld" => suffixes
+                .suffix(&cur)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default(),
             _ => continue,
         };
         cur = std::borrow::Cow::Owned(next);

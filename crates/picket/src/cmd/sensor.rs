@@ -86,6 +86,18 @@ pub struct Args {
     /// direction's sender (Suricata's unidirectional flow log).
     #[arg(long)]
     netflow: bool,
+    /// Write Ethernet addresses in EVE records (`ether`): the frame's on records about a
+    /// packet, each side's on `flow` and `netflow` records.
+    #[arg(long)]
+    ethernet: bool,
+    /// Public Suffix List file for the `domain` and `tld` rule transforms (Debian package
+    /// `publicsuffix`); picket falls back to a short built-in list when it is absent.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/usr/share/publicsuffix/public_suffix_list.dat"
+    )]
+    public_suffix_list: PathBuf,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -164,11 +176,21 @@ fn load_engine(args: &Args) -> Result<Option<picket_nids::Engine>> {
         }
     }
     let (loaded, skipped) = (ruleset.rules.len(), ruleset.skipped.len());
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         std::mem::take(&mut ruleset.rules),
         classifications,
         EngineConfig::default(),
     )?;
+    let uses_suffixes = engine.rules().iter().any(|r| {
+        r.rule.buffers.iter().any(|b| {
+            b.transforms
+                .iter()
+                .any(|(t, _)| *t == "domain" || *t == "tld")
+        })
+    });
+    if uses_suffixes {
+        engine.set_public_suffixes(load_public_suffixes(&args.public_suffix_list));
+    }
     let unsupported = engine.unsupported_by_reason();
     let not_evaluated: usize = unsupported.iter().map(|(_, n)| n).sum();
     eprintln!(
@@ -190,6 +212,33 @@ fn load_engine(args: &Args) -> Result<Option<picket_nids::Engine>> {
     Ok(Some(engine))
 }
 
+/// The Public Suffix List for the `domain` and `tld` transforms: the file if it can be
+/// read, else picket's built-in list of common suffixes. Says which on standard error.
+fn load_public_suffixes(path: &std::path::Path) -> picket_nids::PublicSuffixList {
+    use picket_nids::PublicSuffixList;
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let list = PublicSuffixList::parse(&bytes);
+            eprintln!(
+                "picket sensor: public suffixes: {} rules from {} ({} lines skipped)",
+                list.len(),
+                path.display(),
+                list.skipped
+            );
+            list
+        }
+        Err(e) => {
+            let list = PublicSuffixList::builtin();
+            eprintln!(
+                "picket sensor: public suffixes: {} unreadable ({e}); using picket's built-in list of {} common suffixes",
+                path.display(),
+                list.len()
+            );
+            list
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<i32> {
     let mode = if args.strict_eve {
         EveMode::Strict
@@ -204,6 +253,7 @@ pub fn run(args: Args) -> Result<i32> {
         host: args.host.clone(),
         community_id_seed: args.community_id_seed,
         netflow: args.netflow,
+        ethernet: args.ethernet,
         dns_log: picket_netdecode::DnsLogConfig {
             version: args.dns_version,
             requests: !args.dns_no_requests,

@@ -1191,10 +1191,10 @@ fn dns_logger_args(y: &Value) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
 
 /// suricata.yaml `outputs:` eve-log entries with their own file name: file -> event types.
 /// Sensor options that stand for EVE settings of a suricata.yaml.
-const EVE_OPTIONS: &[&str] = &["--community-id-seed", "--netflow"];
+const EVE_OPTIONS: &[&str] = &["--community-id-seed", "--netflow", "--ethernet"];
 
 /// The sensor options the enabled `eve-log` outputs' settings translate to: the
-/// community ID seed, and the `netflow` record type.
+/// community ID seed, the `netflow` record type, and `ethernet: yes`.
 fn eve_sensor_args(y: &Value) -> Vec<(&'static str, Option<String>)> {
     let mut out = Vec::new();
     for eve in y
@@ -1216,6 +1216,9 @@ fn eve_sensor_args(y: &Value) -> Vec<(&'static str, Option<String>)> {
             .any(|t| t.as_str() == Some("netflow") || t.get("netflow").is_some());
         if netflow {
             out.push(("--netflow", None));
+        }
+        if eve.get("ethernet").and_then(truthy) == Some(true) {
+            out.push(("--ethernet", None));
         }
     }
     out.dedup();
@@ -1885,5 +1888,7 @@ mod tests {
         assert!(eve_sensor_args(&json!({})).is_empty());
         let y = json!({"outputs": [{"eve-log": {"types": ["flow", "netflow"]}}]});
         assert_eq!(eve_sensor_args(&y), [("--netflow", None)]);
+        let y = json!({"outputs": [{"eve-log": {"ethernet": "yes", "types": ["dns"]}}]});
+        assert_eq!(eve_sensor_args(&y), [("--ethernet", None)]);
     }
 }
