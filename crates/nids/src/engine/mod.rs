@@ -210,9 +210,9 @@ const IGNORABLE: &[&str] = &["tag", "prefilter"];
 /// Why the engine cannot evaluate `rule`, if it cannot.
 fn unsupported_reason(rule: &Rule) -> Option<String> {
     let config_rule = rule.header.action == Action::Config;
-    if let Some(o) = rule.other.iter().find(|o| {
-        !IGNORABLE.contains(&o.keyword.as_str()) && !(config_rule && o.keyword == "config")
-    }) {
+    let understood =
+        |keyword: &str| IGNORABLE.contains(&keyword) || (config_rule && keyword == "config");
+    if let Some(o) = rule.other.iter().find(|o| !understood(&o.keyword)) {
         return Some(o.keyword.clone());
     }
     if config_rule {
