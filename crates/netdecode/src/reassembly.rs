@@ -6,8 +6,19 @@
 //! stream and by a global budget. A hole the receiver has acknowledged (its data will never
 //! come), a queue over its bound, or the end of the flow turns the hole into a gap: the
 //! sink is told how many bytes were lost, and they count as `missed_bytes`.
+//!
+//! A passive sensor does not know whether the receiver accepted a segment until the
+//! receiver acknowledges it: a segment the receiver dropped (bad checksum seen only by it,
+//! outside its window, overlapped differently by a retransmission) must not be parsed as
+//! if it were delivered. So, like Suricata in IDS mode, in-order bytes reach the sink only
+//! once the peer has acknowledged them ([`Stream::acked`]); what was never acknowledged is
+//! handed over when the flow ends ([`Stream::flush`]). Inline (IPS) sensors sit in the path
+//! and decide on arrival, so [`ReassemblyConfig::inline`] delivers at once. Bytes waiting
+//! for their acknowledgement count against the same per-stream bound and global budget as
+//! out-of-order segments; over either, the oldest are delivered unacknowledged rather than
+//! held without limit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// Out-of-order segments one direction may hold, whatever their size: a stream without a
 /// parser queues only lengths, and this keeps a storm of tiny segments bounded too.
@@ -33,6 +44,9 @@ pub struct ReassemblyConfig {
     /// Out-of-order bytes all streams together may hold.
     pub memcap: usize,
     pub overlap: OverlapPolicy,
+    /// Inline (IPS) placement: hand in-order bytes to the sink as they arrive. Off (a
+    /// passive sensor), bytes wait until the peer acknowledges them.
+    pub inline: bool,
 }
 
 impl Default for ReassemblyConfig {
@@ -42,6 +56,7 @@ impl Default for ReassemblyConfig {
             max_queued_per_stream: 256 << 10,
             memcap: 64 << 20,
             overlap: OverlapPolicy::First,
+            inline: false,
         }
     }
 }
@@ -63,6 +78,9 @@ pub struct ReassemblyStats {
     pub depth_reached: u64,
     /// Segments not queued because the stream's or the global budget was used up.
     pub memcap_drops: u64,
+    /// Times bytes waiting for their acknowledgement were delivered without it because
+    /// the stream's bound or the global budget was reached.
+    pub unacked_delivered: u64,
 }
 
 /// Where in-order data goes.
@@ -98,10 +116,38 @@ pub struct Stream {
     /// Offset just past the data, once this direction sent its FIN (which takes one
     /// sequence number that carries no byte).
     fin_at: Option<u64>,
+    /// In-order bytes and gaps not yet acknowledged by the peer, by offset, oldest first.
+    ready: VecDeque<(u64, Ready)>,
+    /// Bytes held in `ready` (gaps hold none).
+    ready_bytes: usize,
+    /// Offset up to which the peer acknowledged this direction's bytes.
+    acked_to: u64,
     /// Keep segment bytes (a parser is or may be attached).
     pub keep_data: bool,
     /// Bytes lost in gaps in this direction.
     pub missed_bytes: u64,
+}
+
+/// One piece of in-order output on its way to the sink.
+enum Out<'a> {
+    Data(&'a [u8]),
+    Gap(u64),
+}
+
+/// One piece of in-order output held until it is acknowledged.
+#[derive(Debug)]
+enum Ready {
+    Data(Vec<u8>),
+    Gap(u64),
+}
+
+impl Ready {
+    fn len(&self) -> u64 {
+        match self {
+            Ready::Data(d) => d.len() as u64,
+            Ready::Gap(n) => *n,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -142,8 +188,10 @@ impl Stream {
 
     /// Drop everything queued (the parser went away), returning the bytes freed.
     pub fn release(&mut self, stats: &mut ReassemblyStats) {
-        stats.memuse -= self.queued as u64;
+        stats.memuse -= (self.queued + self.ready_bytes) as u64;
         self.queued = 0;
+        self.ready.clear();
+        self.ready_bytes = 0;
         for segment in self.queue.values_mut() {
             segment.data = Vec::new();
         }
@@ -319,7 +367,8 @@ impl Stream {
         let room = config.depth.saturating_sub(self.delivered);
         let take = (data.len() as u64).min(room) as usize;
         if take > 0 && self.keep_data {
-            sink.data(&data[..take]);
+            let at = self.next - data.len() as u64;
+            self.emit(at, Out::Data(&data[..take]), config, stats, sink);
         }
         self.delivered += take as u64;
         if self.delivered >= config.depth {
@@ -368,17 +417,121 @@ impl Stream {
         }
     }
 
-    fn declare_gap(&mut self, len: u64, stats: &mut ReassemblyStats, sink: &mut dyn StreamSink) {
+    fn declare_gap(
+        &mut self,
+        len: u64,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) {
         if len == 0 {
             return;
         }
+        let at = self.next;
         self.next += len;
         self.missed_bytes += len;
         stats.gaps += 1;
         stats.gap_bytes += len;
         if !self.depth_reached {
-            sink.gap(len);
+            self.emit(at, Out::Gap(len), config, stats, sink);
         }
+    }
+
+    /// Hands in-order output starting at offset `at` to the sink as far as the peer has
+    /// acknowledged it, and holds the rest.
+    fn emit(
+        &mut self,
+        at: u64,
+        piece: Out<'_>,
+        config: &ReassemblyConfig,
+        stats: &mut ReassemblyStats,
+        sink: &mut dyn StreamSink,
+    ) {
+        let len = match piece {
+            Out::Data(d) => d.len() as u64,
+            Out::Gap(n) => n,
+        };
+        if config.inline && !self.ready.is_empty() {
+            // Delivery switched to on-arrival: what is held goes first.
+            self.acked_to = self.acked_to.max(at);
+            self.deliver_acked(stats, sink);
+        }
+        // Without a parser nothing needs the bytes, so nothing is worth holding.
+        let now = config.inline
+            || !self.keep_data
+            || (self.ready.is_empty() && at + len <= self.acked_to);
+        let piece = match piece {
+            Out::Data(d) if now => return sink.data(d),
+            Out::Gap(n) if now => return sink.gap(n),
+            Out::Data(d) => {
+                self.ready_bytes += d.len();
+                stats.memuse += d.len() as u64;
+                Ready::Data(d.to_vec())
+            }
+            Out::Gap(n) => Ready::Gap(n),
+        };
+        self.ready.push_back((at, piece));
+        self.deliver_acked(stats, sink);
+        if self.ready_bytes > config.max_queued_per_stream || stats.memuse > config.memcap as u64 {
+            // Never acknowledged (a one-way capture, a stalled receiver): inspect the
+            // oldest bytes now rather than hold them without bound.
+            stats.unacked_delivered += 1;
+            while self.ready_bytes > config.max_queued_per_stream / 2
+                || (stats.memuse > config.memcap as u64 && self.ready_bytes > 0)
+            {
+                let Some((at, piece)) = self.ready.pop_front() else {
+                    break;
+                };
+                self.take_ready(&piece, stats);
+                self.acked_to = self.acked_to.max(at + piece.len());
+                pass(&piece, sink);
+            }
+        }
+    }
+
+    fn take_ready(&mut self, piece: &Ready, stats: &mut ReassemblyStats) {
+        if let Ready::Data(d) = piece {
+            self.ready_bytes -= d.len();
+            stats.memuse -= d.len() as u64;
+        }
+    }
+
+    /// Hands held output up to the acknowledged offset to the sink.
+    fn deliver_acked(&mut self, stats: &mut ReassemblyStats, sink: &mut dyn StreamSink) {
+        while let Some((at, piece)) = self.ready.pop_front() {
+            if at >= self.acked_to {
+                self.ready.push_front((at, piece));
+                break;
+            }
+            self.take_ready(&piece, stats);
+            let end = at + piece.len();
+            if end <= self.acked_to {
+                pass(&piece, sink);
+                continue;
+            }
+            // Acknowledged in part: deliver the head, hold the tail.
+            let head = (self.acked_to - at) as usize;
+            let tail = match piece {
+                Ready::Data(mut d) => {
+                    let tail = d.split_off(head);
+                    sink.data(&d);
+                    self.ready_bytes += tail.len();
+                    stats.memuse += tail.len() as u64;
+                    Ready::Data(tail)
+                }
+                Ready::Gap(n) => {
+                    sink.gap(head as u64);
+                    Ready::Gap(n - head as u64)
+                }
+            };
+            self.ready.push_front((self.acked_to, tail));
+            break;
+        }
+    }
+
+    /// Bytes held until the peer acknowledges them.
+    pub fn unacked_bytes(&self) -> usize {
+        self.ready_bytes
     }
 
     fn skip_to_queue(
@@ -389,7 +542,7 @@ impl Stream {
     ) {
         if let Some(&first) = self.queue.keys().next() {
             if first > self.next {
-                self.declare_gap(first - self.next, stats, sink);
+                self.declare_gap(first - self.next, config, stats, sink);
             }
             self.drain(config, stats, sink);
         }
@@ -407,20 +560,24 @@ impl Stream {
         let Some(base) = self.base else {
             return 0;
         };
-        if self.depth_reached {
-            // Past the depth nothing is queued, so holes can no longer be told from data.
-            return 0;
-        }
         let acked = self.offset_of(base, ack);
         // Acks far ahead are bogus or belong to data never in sight; ignore them rather
-        // than declare a huge gap.
-        if acked <= self.next as i64 || acked - self.next as i64 > (1 << 24) {
+        // than declare a huge gap (or release held bytes on their word).
+        if acked <= 0 || acked - self.next as i64 > (1 << 24) {
             return 0;
         }
         let mut acked = acked as u64;
         if let Some(fin) = self.fin_at {
             // Acknowledging the FIN's sequence number is not acknowledging a byte.
             acked = acked.min(fin);
+        }
+        if acked > self.acked_to {
+            self.acked_to = acked;
+            self.deliver_acked(stats, sink);
+        }
+        if self.depth_reached || acked <= self.next {
+            // Past the depth nothing is queued, so holes can no longer be told from data.
+            return 0;
         }
         let mut lost = 0;
         while self.next < acked {
@@ -433,7 +590,7 @@ impl Stream {
                 None => acked,
             };
             lost += hole_end - self.next;
-            self.declare_gap(hole_end - self.next, stats, sink);
+            self.declare_gap(hole_end - self.next, config, stats, sink);
             self.drain(config, stats, sink);
         }
         lost
@@ -447,6 +604,10 @@ impl Stream {
         sink: &mut dyn StreamSink,
     ) -> u64 {
         let before = self.missed_bytes;
+        // The flow is over: nothing will be acknowledged any more, so everything held or
+        // queued is delivered now.
+        self.acked_to = u64::MAX;
+        self.deliver_acked(stats, sink);
         while !self.queue.is_empty() {
             self.skip_to_queue(config, stats, sink);
         }
@@ -456,6 +617,13 @@ impl Stream {
     /// Bytes delivered (or skipped) so far.
     pub fn delivered(&self) -> u64 {
         self.delivered
+    }
+}
+
+fn pass(piece: &Ready, sink: &mut dyn StreamSink) {
+    match piece {
+        Ready::Data(d) => sink.data(d),
+        Ready::Gap(n) => sink.gap(*n),
     }
 }
 
@@ -479,15 +647,159 @@ mod tests {
         }
     }
 
+    /// An inline stream: bytes reach the sink on arrival, so the tests of ordering,
+    /// overlaps and gaps need no acknowledgements.
     fn setup() -> (Stream, ReassemblyConfig, ReassemblyStats, Collect) {
         let mut s = Stream::new(true);
         s.syn(999);
         (
             s,
-            ReassemblyConfig::default(),
+            ReassemblyConfig {
+                inline: true,
+                ..ReassemblyConfig::default()
+            },
             ReassemblyStats::default(),
             Collect::default(),
         )
+    }
+
+    /// A passive stream: bytes reach the sink once the peer acknowledges them.
+    fn passive() -> (Stream, ReassemblyConfig, ReassemblyStats, Collect) {
+        let (s, c, st, out) = setup();
+        let c = ReassemblyConfig { inline: false, ..c };
+        (s, c, st, out)
+    }
+
+    #[test]
+    fn passive_delivery_waits_for_the_peers_ack() {
+        let (mut s, c, mut st, mut out) = passive();
+        s.segment(1000, b"hello ", &c, &mut st, &mut out);
+        s.segment(1006, b"world", &c, &mut st, &mut out);
+        assert!(out.data.is_empty(), "nothing acknowledged yet");
+        assert_eq!(s.unacked_bytes(), 11);
+        assert_eq!(st.memuse, 11, "held bytes count against the budget");
+        // A partial acknowledgement releases only what it covers, even mid-segment.
+        s.acked(1003, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hel");
+        s.acked(1011, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hello world");
+        assert_eq!((s.unacked_bytes(), st.memuse), (0, 0));
+        // Once acknowledged, later in-order bytes wait again.
+        s.segment(1011, b"!", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hello world");
+        // An old or repeated ack changes nothing.
+        s.acked(1005, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hello world");
+        s.acked(1012, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"hello world!");
+    }
+
+    #[test]
+    fn passive_bytes_after_the_last_ack_wait_for_the_next() {
+        let (mut s, c, mut st, mut out) = passive();
+        s.segment(1000, b"abc", &c, &mut st, &mut out);
+        s.acked(1003, &c, &mut st, &mut out);
+        // Everything held went out; the next bytes wait for their own acknowledgement.
+        s.segment(1003, b"def", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"abc");
+        s.acked(1006, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"abcdef");
+    }
+
+    #[test]
+    fn passive_gap_keeps_its_place_among_held_bytes() {
+        let (mut s, c, mut st, mut out) = passive();
+        s.segment(1000, b"abc", &c, &mut st, &mut out);
+        s.segment(1010, b"xyz", &c, &mut st, &mut out);
+        assert_eq!(s.acked(1013, &c, &mut st, &mut out), 7);
+        assert_eq!(out.data, b"abc_______xyz");
+        assert_eq!(out.gaps, vec![7]);
+        assert_eq!(st.memuse, 0);
+    }
+
+    #[test]
+    fn passive_flush_at_flow_end_hands_over_what_was_never_acked() {
+        let (mut s, c, mut st, mut out) = passive();
+        s.segment(1000, b"GET / HTTP/1.1", &c, &mut st, &mut out);
+        s.segment(1020, b"late", &c, &mut st, &mut out);
+        s.acked(1004, &c, &mut st, &mut out);
+        assert_eq!(out.data, b"GET ");
+        // The stream ends (FIN, RST or timeout): held bytes, then the hole as a gap, then
+        // the queued segment.
+        assert_eq!(s.flush(&c, &mut st, &mut out), 6);
+        assert_eq!(out.data, b"GET / HTTP/1.1______late");
+        assert_eq!((s.unacked_bytes(), st.memuse), (0, 0));
+    }
+
+    #[test]
+    fn passive_fin_ack_releases_the_last_bytes() {
+        let (mut s, c, mut st, mut out) = passive();
+        s.segment(1000, b"bye", &c, &mut st, &mut out);
+        s.fin(1000, 3);
+        // The peer acknowledges the bytes and the FIN's sequence number.
+        assert_eq!(s.acked(1004, &c, &mut st, &mut out), 0);
+        assert_eq!(out.data, b"bye");
+        assert_eq!(s.missed_bytes, 0);
+    }
+
+    #[test]
+    fn passive_bytes_never_acked_stay_within_the_stream_bound() {
+        let (mut s, _, mut st, mut out) = passive();
+        let c = ReassemblyConfig {
+            inline: false,
+            max_queued_per_stream: 64,
+            ..ReassemblyConfig::default()
+        };
+        // A one-way capture: 10 000 bytes, no acknowledgement ever.
+        for i in 0..1000u32 {
+            s.segment(1000 + i * 10, b"0123456789", &c, &mut st, &mut out);
+            assert!(s.unacked_bytes() <= 64, "held {}", s.unacked_bytes());
+            assert!(st.memuse <= 64);
+        }
+        assert!(st.unacked_delivered > 0);
+        // Nothing lost: the oldest bytes went to the sink, in order.
+        assert_eq!(out.data.len() + s.unacked_bytes(), 10_000);
+        assert!(out.data.starts_with(b"01234567890123456789"));
+        s.flush(&c, &mut st, &mut out);
+        assert_eq!(out.data.len(), 10_000);
+        assert!(out.gaps.is_empty());
+    }
+
+    #[test]
+    fn passive_bytes_never_acked_stay_within_the_global_budget() {
+        let c = ReassemblyConfig {
+            inline: false,
+            memcap: 100,
+            ..ReassemblyConfig::default()
+        };
+        let mut st = ReassemblyStats::default();
+        let mut out = Collect::default();
+        let mut streams: Vec<Stream> = (0..8).map(|_| Stream::new(true)).collect();
+        for (i, s) in streams.iter_mut().enumerate() {
+            s.syn(i as u32 * 1000);
+            for k in 0..10u32 {
+                s.segment(
+                    i as u32 * 1000 + 1 + k * 30,
+                    &[b'x'; 30],
+                    &c,
+                    &mut st,
+                    &mut out,
+                );
+                assert!(st.memuse <= 100, "memuse {}", st.memuse);
+            }
+        }
+        for s in &mut streams {
+            s.release(&mut st);
+        }
+        assert_eq!(st.memuse, 0, "releasing the streams frees every held byte");
+    }
+
+    #[test]
+    fn inline_delivers_on_arrival() {
+        let (mut s, c, mut st, mut out) = setup();
+        s.segment(1000, b"now", &c, &mut st, &mut out);
+        assert_eq!(out.data, b"now");
+        assert_eq!(s.unacked_bytes(), 0);
     }
 
     #[test]

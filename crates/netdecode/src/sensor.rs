@@ -107,6 +107,9 @@ pub struct DecoderCounters {
     pub app_errors: BTreeMap<&'static str, u64>,
 }
 
+/// EVE's `pkt_src` for records the end of a flow produced rather than a packet.
+const FLOW_END_PKT_SRC: &str = "stream (flow timeout)";
+
 /// Decoder event names that Suricata's schema does not list; reported under `picket`.
 const PICKET_ONLY_EVENTS: &[&str] = &[
     "link.unsupported_type",
@@ -129,6 +132,9 @@ pub struct Sensor {
     notes: Vec<DecodeEvent>,
     ended: Vec<(Flow, EndReason)>,
     app_events: Vec<AppEvent>,
+    /// The direction (`ORIG`/`RESP`) whose bytes completed each of `app_events`: with
+    /// delivery on acknowledgement, a packet completes records of the other direction.
+    app_dirs: Vec<usize>,
     sweep_pending: bool,
     /// The detection engine, when rules are loaded.
     inspector: Option<Box<dyn Inspector>>,
@@ -156,6 +162,7 @@ impl Sensor {
             notes: Vec::new(),
             ended: Vec::new(),
             app_events: Vec::new(),
+            app_dirs: Vec::new(),
             sweep_pending: false,
             inspector: None,
             verdicts: Vec::new(),
@@ -452,6 +459,8 @@ impl Sensor {
         let config = self.config.reassembly;
         let app_events = &mut self.app_events;
         app_events.clear();
+        let app_dirs = &mut self.app_dirs;
+        app_dirs.clear();
         match transport {
             Transport::Tcp {
                 seq,
@@ -483,6 +492,16 @@ impl Sensor {
                     }
                 }
                 let (sport, dport) = packet_ports(flow, dir);
+                // A peer never seen (a one-sided capture, asymmetric routing) will never
+                // be seen acknowledging anything: parse this direction as it arrives.
+                let seg_config = if flow.pkts[1 - dir] == 0 {
+                    ReassemblyConfig {
+                        inline: true,
+                        ..config
+                    }
+                } else {
+                    config
+                };
                 let Flow {
                     streams,
                     app,
@@ -503,25 +522,8 @@ impl Sensor {
                         mine.syn(seq);
                     }
                     let missed_before = [mine.missed_bytes, theirs.missed_bytes];
-                    if !payload.is_empty() {
-                        let mut sink = AppSink {
-                            app: &mut *app,
-                            tries: &mut *app_tries,
-                            transport: picket_proto::Transport::Tcp,
-                            direction: direction(dir),
-                            sport,
-                            dport,
-                            out: &mut *app_events,
-                        };
-                        let differing_before = self.reassembly.overlap_diff_data;
-                        retransmission =
-                            mine.segment(seq, payload, &config, &mut self.reassembly, &mut sink);
-                        stream_event = (self.reassembly.overlap_diff_data > differing_before)
-                            .then_some("stream.reassembly_overlap_different_data");
-                    }
-                    if flags & tcp_flags::FIN != 0 {
-                        mine.fin(seq, payload.len());
-                    }
+                    // The acknowledgement first: it releases the other direction's bytes
+                    // this packet confirms, which the parser sees before this packet's own.
                     if flags & tcp_flags::ACK != 0 && flags & tcp_flags::RST == 0 {
                         let mut sink = AppSink {
                             app: &mut *app,
@@ -533,6 +535,31 @@ impl Sensor {
                             out: &mut *app_events,
                         };
                         theirs.acked(ack, &config, &mut self.reassembly, &mut sink);
+                        app_dirs.resize(app_events.len(), 1 - dir);
+                    }
+                    if !payload.is_empty() {
+                        let mut sink = AppSink {
+                            app: &mut *app,
+                            tries: &mut *app_tries,
+                            transport: picket_proto::Transport::Tcp,
+                            direction: direction(dir),
+                            sport,
+                            dport,
+                            out: &mut *app_events,
+                        };
+                        let differing_before = self.reassembly.overlap_diff_data;
+                        retransmission = mine.segment(
+                            seq,
+                            payload,
+                            &seg_config,
+                            &mut self.reassembly,
+                            &mut sink,
+                        );
+                        stream_event = (self.reassembly.overlap_diff_data > differing_before)
+                            .then_some("stream.reassembly_overlap_different_data");
+                    }
+                    if flags & tcp_flags::FIN != 0 {
+                        mine.fin(seq, payload.len());
                     }
                     if mine.missed_bytes > missed_before[0] {
                         conn.gap(dir);
@@ -599,12 +626,14 @@ impl Sensor {
             );
         }
         if !self.app_events.is_empty() {
+            // Records of this packet's own direction (UDP, inline TCP) have no entry yet.
+            self.app_dirs.resize(self.app_events.len(), dir);
             let events = std::mem::take(&mut self.app_events);
             if let Some(flow) = self.flows.get_mut(slot) {
                 // Suricata names the packet that completed a record by its number in
                 // the capture; `decoder.pkts` counts this packet already.
                 let pcap_cnt = self.decoder.pkts;
-                for (i, event) in events.iter().enumerate() {
+                for (i, (event, &event_dir)) in events.iter().zip(&self.app_dirs).enumerate() {
                     *self.decoder.app_events.entry(event.event_type).or_default() += 1;
                     if flow.quiet_record(event, self.quiet.get(i).copied().unwrap_or(false)) {
                         continue;
@@ -612,8 +641,9 @@ impl Sensor {
                     let host = self.config.host.as_deref();
                     let macs = self.packet_macs.map(|m| (dir, m));
                     let log = &self.config.dns_log;
-                    for mut e in app_records(flow, ts, dir, event, host, log, macs) {
+                    for mut e in app_records(flow, ts, event_dir, event, host, log, macs) {
                         e.extra.insert("pcap_cnt".into(), Value::from(pcap_cnt));
+                        e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
                         out.push(e);
                     }
                 }
@@ -878,6 +908,7 @@ impl Sensor {
         let mut ended = std::mem::take(&mut self.ended);
         for (mut flow, reason) in ended.drain(..) {
             let mut events = Vec::new();
+            let mut dirs = Vec::new();
             let Flow {
                 streams,
                 app,
@@ -902,11 +933,13 @@ impl Sensor {
                         conn.gap(i);
                     }
                     stream.release(&mut self.reassembly);
+                    dirs.resize(events.len(), i);
                 }
             }
             if let AppSlot::Attached(parser) = &mut flow.app {
                 parser.finish(&mut events);
             }
+            dirs.resize(events.len(), ORIG);
             let last = flow.last_ts;
             let mut alerts = Vec::new();
             let mut record_extra = Map::new();
@@ -924,21 +957,27 @@ impl Sensor {
                 record_extra = inspector.flow_record(flow.flow_id);
                 inspector.flow_ended(flow.flow_id);
             }
-            for (i, event) in events.iter().enumerate() {
+            for (i, (event, &dir)) in events.iter().zip(&dirs).enumerate() {
                 *self.decoder.app_events.entry(event.event_type).or_default() += 1;
                 if flow.quiet_record(event, quiet.get(i).copied().unwrap_or(false)) {
                     continue;
                 }
-                out.extend(app_records(
+                for mut e in app_records(
                     &flow,
                     last,
-                    ORIG,
+                    dir,
                     event,
                     self.config.host.as_deref(),
                     &self.config.dns_log,
                     // Suricata writes these from a pseudo packet with no Ethernet header.
                     None,
-                ));
+                ) {
+                    // No packet carried these: the flow's end handed them over, as
+                    // Suricata's pseudo packets at flow timeout do.
+                    e.extra
+                        .insert("pkt_src".into(), Value::from(FLOW_END_PKT_SRC));
+                    out.push(e);
+                }
             }
             if !alerts.is_empty() {
                 flow.alerted = true;
@@ -1061,7 +1100,7 @@ impl Sensor {
                     "app_events": d.app_events,
                 },
                 "flow": {"peak_active": f.peak_active, "max_flows": self.config.flow.max_flows},
-                "tcp": {"gap_bytes": r.gap_bytes},
+                "tcp": {"gap_bytes": r.gap_bytes, "unacked_delivered": r.unacked_delivered},
                 "defrag": {"overlaps": df.overlaps, "too_large": df.too_large},
             }),
         );
@@ -1135,7 +1174,10 @@ fn inspect_flushed(
                 q = true;
                 continue;
             }
-            alerts.push(alert_event(flow, flow.last_ts, &v, Some(event), host));
+            let mut e = alert_event(flow, flow.last_ts, &v, Some(event), host);
+            e.extra
+                .insert("pkt_src".into(), Value::from(FLOW_END_PKT_SRC));
+            alerts.push(e);
         }
         quiet.push(q);
     }

@@ -98,6 +98,11 @@ pub struct Args {
         default_value = "/usr/share/publicsuffix/public_suffix_list.dat"
     )]
     public_suffix_list: PathBuf,
+    /// Inline (IPS) stream handling: parse TCP data as it arrives. By default a passive
+    /// sensor parses each direction's bytes once the peer acknowledges them, as Suricata
+    /// does in IDS mode, and hands over what was never acknowledged when the flow ends.
+    #[arg(long)]
+    stream_inline: bool,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -249,6 +254,10 @@ pub fn run(args: Args) -> Result<i32> {
         flow: FlowConfig {
             max_flows: args.max_flows,
             ..FlowConfig::default()
+        },
+        reassembly: picket_netdecode::reassembly::ReassemblyConfig {
+            inline: args.stream_inline,
+            ..Default::default()
         },
         host: args.host.clone(),
         community_id_seed: args.community_id_seed,

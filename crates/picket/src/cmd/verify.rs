@@ -256,6 +256,7 @@ struct SensorCaps {
     set: bool,
     classification: bool,
     init_errors_fatal: bool,
+    stream_inline: bool,
     /// Sensor options the test's suricata.yaml EVE settings translate to, when the sensor
     /// has them.
     eve_options: Vec<&'static str>,
@@ -269,6 +270,9 @@ struct Plan {
     sets: Vec<String>,
     /// Suricata's `--init-errors-fatal`: a malformed rule stops the run.
     init_errors_fatal: bool,
+    /// Suricata's stream engine runs inline (`--simulate-ips` with `stream.inline: auto`,
+    /// or `stream.inline: true`): TCP data is parsed on arrival, not on acknowledgement.
+    stream_inline: bool,
     /// Sensor options from the suricata.yaml EVE settings: (option, value if any).
     eve_args: Vec<(&'static str, Option<String>)>,
     expected_exit: i64,
@@ -470,6 +474,7 @@ fn sensor_caps(exe: &Path) -> SensorCaps {
         set: help.contains("--set"),
         classification: help.contains("--classification"),
         init_errors_fatal: help.contains("--init-errors-fatal"),
+        stream_inline: help.contains("--stream-inline"),
         eve_options: EVE_OPTIONS
             .iter()
             .copied()
@@ -590,6 +595,9 @@ impl RunContext<'_> {
         if plan.init_errors_fatal && self.caps.init_errors_fatal {
             cmd.arg("--init-errors-fatal");
         }
+        if plan.stream_inline && self.caps.stream_inline {
+            cmd.arg("--stream-inline");
+        }
         for (opt, value) in &plan.eve_args {
             if self.caps.eve_options.contains(opt) {
                 cmd.arg(opt);
@@ -701,6 +709,9 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
     // The command line Suricata would get.
     let mut ips = name.rsplit('/').next().is_some_and(|n| n.contains("ips"));
     let mut init_errors_fatal = false;
+    let mut simulate_ips = false;
+    // `stream.inline` from the command line or suricata.yaml; unset means `auto`.
+    let mut stream_inline: Option<bool> = None;
     let mut sets = Vec::new();
     let args: Vec<String> = match config.get("args") {
         Some(Value::Array(a)) => a.iter().map(scalar_string).collect(),
@@ -721,7 +732,10 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
                 i += 2;
                 continue;
             }
-            "--simulate-ips" => ips = true,
+            "--simulate-ips" => {
+                ips = true;
+                simulate_ips = true;
+            }
             "--init-errors-fatal" => init_errors_fatal = true,
             "--engine-analysis" => {
                 return Err(na(
@@ -737,6 +751,9 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
     for kv in &sets {
         let (key, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         let value = value.trim_matches('"');
+        if key == "stream.inline" {
+            stream_inline = truthy(&Value::String(value.to_string()));
+        }
         if key == "threshold-file" {
             return Err(na(
                 "threshold.config (global rate filters and suppression)".to_string()
@@ -838,8 +855,15 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
             outputs = eve_outputs(&y);
             eve_args = eve_sensor_args(&y);
             (dns_args, file_dns_args) = dns_logger_args(&y);
+            if stream_inline.is_none() {
+                stream_inline = y
+                    .get("stream")
+                    .and_then(|s| s.get("inline"))
+                    .and_then(truthy);
+            }
         }
     }
+    let stream_inline = stream_inline.unwrap_or(simulate_ips);
     let _ = caps;
 
     let expected_exit = config.get("exit-code").and_then(Value::as_i64).unwrap_or(0);
@@ -856,6 +880,7 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
         vars,
         sets: kept_sets,
         init_errors_fatal,
+        stream_inline,
         eve_args,
         expected_exit,
         checks,

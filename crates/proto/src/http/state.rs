@@ -19,7 +19,13 @@ pub struct HttpConfig {
     /// Bytes of each body kept for inspection (`http.request_body` / `http.response_body`).
     pub body_limit: usize,
     /// Requests waiting for responses; beyond this the oldest is logged without one.
+    /// A passive sensor parses a direction's bytes once they are acknowledged, so a
+    /// pipelining client's requests can all be parsed before the first response is;
+    /// Suricata's default transaction limit is as high.
     pub max_pending: usize,
+    /// Bytes of start lines and headers the waiting transactions may hold together;
+    /// beyond this the oldest is logged without its response.
+    pub max_pending_bytes: usize,
     /// Log `request_headers` / `response_headers` arrays.
     pub log_headers: bool,
     /// Log the kept body prefixes (base64 and printable), as Suricata does for alerts.
@@ -34,7 +40,8 @@ impl Default for HttpConfig {
             max_head: 65_536,
             max_headers: 100,
             body_limit: 4_096,
-            max_pending: 32,
+            max_pending: 512,
+            max_pending_bytes: 1 << 20,
             log_headers: true,
             log_bodies: false,
             keep_recent: 1,
@@ -116,8 +123,27 @@ pub struct HttpParser {
     cfg: HttpConfig,
     sides: [Side; 2],
     txs: VecDeque<Transaction>,
+    /// Head bytes held by `txs`, against `max_pending_bytes`.
+    pending_bytes: usize,
     recent: VecDeque<Transaction>,
     pub stats: HttpStats,
+}
+
+/// Bytes a parsed head holds (start line, header names and values).
+fn head_size(head: &Head) -> usize {
+    head.start.len()
+        + head
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>()
+}
+
+impl Transaction {
+    fn head_bytes(&self) -> usize {
+        self.request.as_ref().map_or(0, |r| head_size(&r.head))
+            + self.response.as_ref().map_or(0, |r| head_size(&r.head))
+    }
 }
 
 fn idx(d: Direction) -> usize {
@@ -208,6 +234,7 @@ impl HttpParser {
                     .position(|t| t.response.is_some() && !t.response_done)
                 {
                     if let Some(mut t) = self.txs.remove(pos) {
+                        self.pending_bytes = self.pending_bytes.saturating_sub(t.head_bytes());
                         t.response_done = true;
                         self.emit(t, out);
                     }
@@ -228,12 +255,18 @@ impl HttpParser {
             Direction::ToServer => {
                 let line = parse_request_line(&head.start)?;
                 let kind = body_kind(&head, false, None, false);
-                if self.txs.len() >= self.cfg.max_pending {
+                let size = head_size(&head);
+                while !self.txs.is_empty()
+                    && (self.txs.len() >= self.cfg.max_pending
+                        || self.pending_bytes + size > self.cfg.max_pending_bytes)
+                {
                     self.stats.pending_overflow += 1;
                     if let Some(old) = self.txs.pop_front() {
+                        self.pending_bytes = self.pending_bytes.saturating_sub(old.head_bytes());
                         self.emit(old, out);
                     }
                 }
+                self.pending_bytes += size;
                 self.txs.push_back(Transaction {
                     request: Some(Request { line, head }),
                     ..Default::default()
@@ -254,6 +287,7 @@ impl HttpParser {
                     None => (false, false),
                 };
                 let kind = body_kind(&head, true, code, head_req);
+                self.pending_bytes += head_size(&head);
                 let resp = Response { line, head };
                 match self.txs.iter_mut().find(|t| t.response.is_none()) {
                     Some(t) => t.response = Some(resp),
@@ -498,6 +532,7 @@ impl AppParser for HttpParser {
 
     fn finish(&mut self, out: &mut Vec<AppEvent>) {
         while let Some(t) = self.txs.pop_front() {
+            self.pending_bytes = self.pending_bytes.saturating_sub(t.head_bytes());
             self.emit(t, out);
         }
     }
