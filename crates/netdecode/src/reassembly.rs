@@ -824,6 +824,7 @@ mod tests {
             s.syn(99);
             let c = ReassemblyConfig {
                 overlap: policy,
+                inline: true,
                 ..ReassemblyConfig::default()
             };
             let mut st = ReassemblyStats::default();
@@ -880,6 +881,7 @@ mod tests {
         let (mut s, _, mut st, mut out) = setup();
         let c = ReassemblyConfig {
             depth: 4,
+            inline: true,
             ..ReassemblyConfig::default()
         };
         s.segment(1000, b"abcdef", &c, &mut st, &mut out);
@@ -893,6 +895,7 @@ mod tests {
         let (mut s, _, mut st, mut out) = setup();
         let c = ReassemblyConfig {
             max_queued_per_stream: 8,
+            inline: true,
             ..ReassemblyConfig::default()
         };
         s.segment(1010, b"0123456789", &c, &mut st, &mut out);
@@ -905,7 +908,10 @@ mod tests {
     fn sequence_wrap_is_seamless() {
         let mut s = Stream::new(true);
         s.syn(u32::MAX - 2);
-        let c = ReassemblyConfig::default();
+        let c = ReassemblyConfig {
+            inline: true,
+            ..ReassemblyConfig::default()
+        };
         let mut st = ReassemblyStats::default();
         let mut out = Collect::default();
         s.segment(u32::MAX - 1, b"ab", &c, &mut st, &mut out);

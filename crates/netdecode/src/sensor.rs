@@ -909,6 +909,7 @@ impl Sensor {
         for (mut flow, reason) in ended.drain(..) {
             let mut events = Vec::new();
             let mut dirs = Vec::new();
+            let ports = [packet_ports(&flow, ORIG), packet_ports(&flow, RESP)];
             let Flow {
                 streams,
                 app,
@@ -924,9 +925,10 @@ impl Sensor {
                         tries: &mut *app_tries,
                         transport: picket_proto::Transport::Tcp,
                         direction: direction(i),
-                        // Ports matter only to detection, which a flush never runs.
-                        sport: 0,
-                        dport: 0,
+                        // A stream never acknowledged reaches the parser only now, so
+                        // protocol detection may run here and needs the ports.
+                        sport: ports[i].0,
+                        dport: ports[i].1,
                         out: &mut events,
                     };
                     if stream.flush(&config, &mut self.reassembly, &mut sink) > 0 {

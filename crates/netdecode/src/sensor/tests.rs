@@ -584,3 +584,105 @@ fn ethernet_addresses_are_left_out_unless_asked_for() {
         "{events:#?}"
     );
 }
+
+/// An HTTP exchange after the handshake: the request, then the response (which
+/// acknowledges the request). Returns the bytes of each.
+fn http_exchange(r: &mut Run) -> (u32, u32) {
+    let req: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+    r.c2s(100, 0, SYN, b"");
+    r.s2c(500, 101, SYN | ACK, b"");
+    r.c2s(101, 501, ACK, b"");
+    r.c2s(101, 501, PSH | ACK, req);
+    r.s2c(501, 101 + req.len() as u32, PSH | ACK, resp);
+    (req.len() as u32, resp.len() as u32)
+}
+
+fn http_records(events: &[Event]) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|e| e.event_type == "http")
+        .map(|e| e.to_eve(EveMode::Extended))
+        .collect()
+}
+
+#[test]
+fn passive_stream_data_is_parsed_when_the_peer_acknowledges_it() {
+    let mut r = Run::new();
+    let (req, resp) = http_exchange(&mut r);
+    // The response arrived but the client has not acknowledged it: not parsed yet.
+    assert!(http_records(&r.events).is_empty(), "{:#?}", r.events);
+    assert!(r.sensor.reassembly_stats().memuse >= u64::from(resp));
+    // Packet 6: the client's acknowledgement completes the transaction.
+    r.c2s(101 + req, 501 + resp, ACK, b"");
+    let http = http_records(&r.events);
+    assert_eq!(http.len(), 1, "{:#?}", r.events);
+    assert_eq!(http[0]["pcap_cnt"], 6);
+    assert_eq!(http[0]["pkt_src"], "wire/pcap");
+    // Transactions are written in the flow's direction, whichever packet completed them.
+    assert_eq!(http[0]["src_port"], 40000);
+    assert_eq!(http[0]["http"]["status"], 200);
+    assert_eq!(r.sensor.reassembly_stats().memuse, 0);
+    let events = r.finish();
+    assert_eq!(
+        events.iter().filter(|e| e["event_type"] == "http").count(),
+        1
+    );
+}
+
+#[test]
+fn passive_stream_data_never_acknowledged_is_parsed_at_flow_end() {
+    let mut r = Run::new();
+    http_exchange(&mut r);
+    // The client resets instead of acknowledging: still nothing parsed.
+    r.c2s(128, 0, RST, b"");
+    assert!(http_records(&r.events).is_empty());
+    let events = r.finish();
+    let http: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "http")
+        .collect();
+    assert_eq!(http.len(), 1, "{events:#?}");
+    assert_eq!(http[0]["pkt_src"], "stream (flow timeout)");
+    assert!(http[0].get("pcap_cnt").is_none());
+    assert_eq!(only_flow(&events)["app_proto"], "http");
+}
+
+#[test]
+fn inline_stream_data_is_parsed_on_arrival() {
+    let mut config = SensorConfig::default();
+    config.reassembly.inline = true;
+    let mut r = Run::new();
+    r.sensor = Sensor::new(config);
+    http_exchange(&mut r);
+    let http = http_records(&r.events);
+    assert_eq!(http.len(), 1, "{:#?}", r.events);
+    assert_eq!(http[0]["pcap_cnt"], 5);
+}
+
+#[test]
+fn one_sided_capture_is_parsed_on_arrival() {
+    // Only the client's side was captured: no acknowledgement will ever be seen, so the
+    // DNS-over-TCP query is parsed as it arrives.
+    let mut msg = vec![0, 29];
+    msg.extend([
+        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
+        b'a', b'm', b'p', b'l', b'e', 0x03, b'o', b'r', b'g', 0x00, 0x00, 0x01, 0x00, 0x01,
+    ]);
+    let client = |seq: u32, flags: u8, payload: &[u8]| {
+        ipv4(
+            CLIENT,
+            SERVER,
+            PROTO_TCP,
+            1,
+            0,
+            &tcp(40000, 53, seq, 501, flags, payload),
+        )
+    };
+    let mut r = Run::new();
+    r.ip(&client(100, SYN, b""));
+    r.ip(&client(101, PSH | ACK, &msg));
+    let dns: Vec<&Event> = r.events.iter().filter(|e| e.event_type == "dns").collect();
+    assert_eq!(dns.len(), 1, "{:#?}", r.events);
+    assert_eq!(dns[0].extra["pcap_cnt"], 2);
+}
