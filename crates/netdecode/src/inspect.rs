@@ -59,6 +59,10 @@ pub struct PacketView<'a> {
 pub struct AppView<'a> {
     pub event: &'a AppEvent,
     pub extra: &'a [(&'static str, &'a [u8])],
+    /// Stream bytes of the direction opposite to the packet that this packet's
+    /// acknowledgement handed to the parser (a passive sensor parses on acknowledgement),
+    /// standing in for the packet payload when a rule inspects that side's raw bytes.
+    pub stream: &'a [u8],
 }
 
 /// A rule fired: the sensor writes it as an `alert` record.

@@ -135,6 +135,9 @@ pub struct Sensor {
     /// The direction (`ORIG`/`RESP`) whose bytes completed each of `app_events`: with
     /// delivery on acknowledgement, a packet completes records of the other direction.
     app_dirs: Vec<usize>,
+    /// Bytes of the direction opposite to the current packet that its acknowledgement
+    /// handed to the parser (at most `RAW_KEEP`), for rules on that side's raw bytes.
+    acked_raw: Vec<u8>,
     sweep_pending: bool,
     /// The detection engine, when rules are loaded.
     inspector: Option<Box<dyn Inspector>>,
@@ -163,6 +166,7 @@ impl Sensor {
             ended: Vec::new(),
             app_events: Vec::new(),
             app_dirs: Vec::new(),
+            acked_raw: Vec::new(),
             sweep_pending: false,
             inspector: None,
             verdicts: Vec::new(),
@@ -461,6 +465,7 @@ impl Sensor {
         app_events.clear();
         let app_dirs = &mut self.app_dirs;
         app_dirs.clear();
+        self.acked_raw.clear();
         match transport {
             Transport::Tcp {
                 seq,
@@ -533,9 +538,26 @@ impl Sensor {
                             sport: dport,
                             dport: sport,
                             out: &mut *app_events,
+                            raw: Some(&mut self.acked_raw),
                         };
                         theirs.acked(ack, &config, &mut self.reassembly, &mut sink);
                         app_dirs.resize(app_events.len(), 1 - dir);
+                    }
+                    if !payload.is_empty() && !seg_config.inline && mine.delivered() == 0 {
+                        // The protocol is recognised from the first bytes as they arrive,
+                        // so packet rules of that protocol see it on the packet carrying
+                        // them; parsing still waits for the acknowledgement.
+                        if let AppSlot::Pending = app {
+                            if let Some(parser) = picket_proto::detect(
+                                picket_proto::Transport::Tcp,
+                                sport,
+                                dport,
+                                direction(dir),
+                                payload,
+                            ) {
+                                *app = AppSlot::Attached(parser);
+                            }
+                        }
                     }
                     if !payload.is_empty() {
                         let mut sink = AppSink {
@@ -546,6 +568,7 @@ impl Sensor {
                             sport,
                             dport,
                             out: &mut *app_events,
+                            raw: None,
                         };
                         let differing_before = self.reassembly.overlap_diff_data;
                         retransmission = mine.segment(
@@ -589,6 +612,7 @@ impl Sensor {
                         sport,
                         dport,
                         out: &mut *app_events,
+                        raw: None,
                     };
                     sink.data(payload);
                 }
@@ -740,6 +764,7 @@ impl Sensor {
             let app = AppView {
                 event,
                 extra: &extra,
+                stream: &self.acked_raw,
             };
             inspector.app(&view, &app, verdicts);
             let mut quiet = false;
@@ -930,6 +955,7 @@ impl Sensor {
                         sport: ports[i].0,
                         dport: ports[i].1,
                         out: &mut events,
+                        raw: None,
                     };
                     if stream.flush(&config, &mut self.reassembly, &mut sink) > 0 {
                         conn.gap(i);
@@ -1167,6 +1193,7 @@ fn inspect_flushed(
             &AppView {
                 event,
                 extra: &extra,
+                stream: &[],
             },
             &mut verdicts,
         );
@@ -1260,7 +1287,12 @@ struct AppSink<'a> {
     sport: u16,
     dport: u16,
     out: &'a mut Vec<AppEvent>,
+    /// Keeps a copy of the bytes handed over (up to `RAW_KEEP`), when detection wants them.
+    raw: Option<&'a mut Vec<u8>>,
 }
+
+/// Stream bytes kept per packet for raw inspection of acknowledged data.
+const RAW_KEEP: usize = 64 << 10;
 
 /// Payloads offered to detection before a flow is declared unknown.
 const DETECT_TRIES: u8 = 2;
@@ -1269,6 +1301,10 @@ impl StreamSink for AppSink<'_> {
     fn data(&mut self, data: &[u8]) {
         if data.is_empty() {
             return;
+        }
+        if let Some(raw) = self.raw.as_deref_mut() {
+            let room = RAW_KEEP.saturating_sub(raw.len());
+            raw.extend_from_slice(&data[..data.len().min(room)]);
         }
         if let AppSlot::Pending = self.app {
             match picket_proto::detect(self.transport, self.sport, self.dport, self.direction, data)

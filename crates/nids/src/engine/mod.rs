@@ -599,7 +599,13 @@ impl Engine {
             } else {
                 (server, client)
             };
-            let payload = (to_server == p.to_server).then_some(p.payload);
+            let payload = if to_server == p.to_server {
+                Some(p.payload)
+            } else {
+                // The record's bytes came with an earlier packet the other way; this
+                // packet's acknowledgement released them.
+                (!a.stream.is_empty()).then_some(a.stream)
+            };
             let mut view: Vec<(&str, &[u8])> =
                 bufs.iter().map(|(n, b)| (*n, b.as_slice())).collect();
             if let Some(pl) = payload {
