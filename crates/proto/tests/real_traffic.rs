@@ -12,8 +12,11 @@ use common::{collect, Capture};
 use picket_proto::{detect, AppEvent, Direction, Transport};
 use serde_json::{json, Value};
 
-/// Events produced when this test was written; a drop means a parser got worse.
-const FLOORS: &[(&str, usize)] = &[("dns", 2825), ("http", 1621), ("ssh", 18), ("tls", 891)];
+/// Events produced when this test was written; a drop means a parser got worse. HTTP went
+/// from 1621 to 1616 when the pending-transaction limit rose from 32 to 512: pipelined
+/// requests beyond 32 used to push the oldest out to be logged alone, which gave extra
+/// records.
+const FLOORS: &[(&str, usize)] = &[("dns", 2825), ("http", 1616), ("ssh", 18), ("tls", 891)];
 
 fn shared() -> Option<PathBuf> {
     let p = common::corpus_root();
