@@ -42,6 +42,26 @@ pub const PROTO_ICMP: u8 = 1;
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
 pub const PROTO_ICMPV6: u8 = 58;
+pub const PROTO_ESP: u8 = 50;
+
+/// The clear part of an IPsec ESP header (RFC 4303); the rest is ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EspHeader {
+    /// Security Parameters Index: names the one-way security association.
+    pub spi: u32,
+    pub seq: u32,
+}
+
+/// Decodes the ESP header at the start of an IP payload.
+pub fn decode_esp(data: &[u8]) -> Result<EspHeader, DecodeEvent> {
+    if data.len() < 8 {
+        return Err("esp.pkt_too_small");
+    }
+    Ok(EspHeader {
+        spi: be32(data, 0),
+        seq: be32(data, 4),
+    })
+}
 
 /// What the link layer said about the packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -21,6 +21,9 @@ pub struct FlowKey {
     pub ports: [u16; 2],
     pub proto: u8,
     pub vlan: [u16; 2],
+    /// IPsec ESP: the security association's SPI, which tells apart the associations
+    /// between two hosts (each one-way); 0 for other protocols.
+    pub spi: u32,
 }
 
 impl FlowKey {
@@ -40,6 +43,7 @@ impl FlowKey {
                 ports: [sport, dport],
                 proto,
                 vlan,
+                spi: 0,
             }
         } else {
             FlowKey {
@@ -47,6 +51,7 @@ impl FlowKey {
                 ports: [dport, sport],
                 proto,
                 vlan,
+                spi: 0,
             }
         };
         (key, forward)
@@ -623,6 +628,10 @@ pub fn flow_id(key: &FlowKey, first_ts: Timestamp) -> u64 {
     eat(&[key.proto]);
     eat(&key.vlan[0].to_be_bytes());
     eat(&key.vlan[1].to_be_bytes());
+    if key.spi != 0 {
+        // Only then, so the ids of other flows stay what they were.
+        eat(&key.spi.to_be_bytes());
+    }
     eat(&first_ts.as_micros().to_be_bytes());
     // A zero id reads as "none" to some consumers.
     (h & ((1 << 51) - 1)).max(1)

@@ -4,9 +4,9 @@
 use crate::community_id::{community_id_v1, icmp_ports};
 use crate::conn::{ConnSummary, EndpointState, ORIG, RESP};
 use crate::decode::{
-    decode_ipv4, decode_ipv6, decode_link, decode_transport, tcp_flags, transport_header,
-    walk_ipv6_extensions, DecodeEvent, LinkKind, Network, Transport, PROTO_ICMP, PROTO_ICMPV6,
-    PROTO_TCP, PROTO_UDP,
+    decode_esp, decode_ipv4, decode_ipv6, decode_link, decode_transport, tcp_flags,
+    transport_header, walk_ipv6_extensions, DecodeEvent, LinkKind, Network, Transport, PROTO_ESP,
+    PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
 };
 use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
 use crate::flow::{
@@ -90,6 +90,7 @@ pub struct DecoderCounters {
     pub udp: u64,
     pub icmpv4: u64,
     pub icmpv6: u64,
+    pub esp: u64,
     pub unknown_ethertype: u64,
     pub max_pkt_size: u64,
     /// Packets cut short by the capture's snapshot length.
@@ -433,7 +434,20 @@ impl Sensor {
             }
             Transport::Other { .. } => (0, 0),
         };
-        let (key, forward) = FlowKey::new(src, sport, dst, dport, proto, vlan);
+        let (mut key, forward) = FlowKey::new(src, sport, dst, dport, proto, vlan);
+        if proto == PROTO_ESP {
+            // Each security association is its own flow, as in Suricata.
+            match decode_esp(bytes) {
+                Ok(esp) => {
+                    self.decoder.esp += 1;
+                    key.spi = esp.spi;
+                }
+                Err(event) => {
+                    self.anomaly(ts, event, pair, out);
+                    return;
+                }
+            }
+        }
         let side = usize::from(!forward);
         let slot = match self.flows.find(&key) {
             Some(slot) => {
@@ -1075,7 +1089,7 @@ impl Sensor {
                 "ethernet": d.ethernet, "vlan": d.vlan, "vlan_qinq": d.vlan_qinq,
                 "sll": d.sll, "sll2": d.sll2, "raw": d.raw, "null": d.null, "ppp": d.ppp, "arp": d.arp,
                 "ipv4": d.ipv4, "ipv6": d.ipv6, "tcp": d.tcp, "udp": d.udp,
-                "icmpv4": d.icmpv4, "icmpv6": d.icmpv6,
+                "icmpv4": d.icmpv4, "icmpv6": d.icmpv6, "esp": d.esp,
                 "unknown_ethertype": d.unknown_ethertype,
                 "avg_pkt_size": avg, "max_pkt_size": d.max_pkt_size,
                 "event": Value::Object(event_counts),
@@ -1548,6 +1562,9 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
     if let Some(ether) = flow_ether(flow, ORIG) {
         extra.insert("ether".into(), ether);
     }
+    if flow.key.proto == PROTO_ESP {
+        extra.insert("spi".into(), Value::from(flow.key.spi));
+    }
     e.body = body;
     e.extra = extra;
     e.picket
@@ -1633,6 +1650,9 @@ pub fn netflow_events(flow: &Flow, host: Option<&str>) -> Vec<Event> {
             }
             if let Some(ether) = flow_ether(flow, dir) {
                 e.extra.insert("ether".into(), ether);
+            }
+            if flow.key.proto == PROTO_ESP {
+                e.extra.insert("spi".into(), Value::from(flow.key.spi));
             }
             e
         })

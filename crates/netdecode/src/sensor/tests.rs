@@ -686,3 +686,48 @@ fn one_sided_capture_is_parsed_on_arrival() {
     assert_eq!(dns.len(), 1, "{:#?}", r.events);
     assert_eq!(dns[0].extra["pcap_cnt"], 2);
 }
+
+fn esp(spi: u32, seq: u32) -> Vec<u8> {
+    let mut e = spi.to_be_bytes().to_vec();
+    e.extend(seq.to_be_bytes());
+    e.extend([0xde, 0xad, 0xbe, 0xef]);
+    e
+}
+
+#[test]
+fn esp_security_associations_are_flows_of_their_own_with_the_spi() {
+    let mut r = Run::new();
+    r.sensor = Sensor::new(SensorConfig {
+        netflow: true,
+        ..SensorConfig::default()
+    });
+    for (spi, seq) in [(123, 1), (321, 1), (123, 2), (321, 2)] {
+        r.ip(&ipv4(CLIENT, SERVER, PROTO_ESP, 1, 0, &esp(spi, seq)));
+    }
+    // Too short for an ESP header: an anomaly, no flow.
+    r.ip(&ipv4(CLIENT, SERVER, PROTO_ESP, 1, 0, &[0, 0, 1]));
+    let events = r.finish();
+    let flows = of_type(&events, "flow");
+    assert_eq!(flows.len(), 2, "{events:#?}");
+    let mut spis: Vec<u64> = flows
+        .iter()
+        .map(|f| f["spi"].as_u64().expect("spi"))
+        .collect();
+    spis.sort();
+    assert_eq!(spis, [123, 321]);
+    assert!(flows
+        .iter()
+        .all(|f| f["flow"]["pkts_toserver"] == 2 && f["proto"] == "ESP"));
+    assert_ne!(flows[0]["flow_id"], flows[1]["flow_id"]);
+    let netflows = of_type(&events, "netflow");
+    assert_eq!(netflows.len(), 2);
+    assert!(netflows
+        .iter()
+        .all(|n| n["spi"].is_u64() && n["netflow"]["pkts"] == 2));
+    let anomalies = of_type(&events, "anomaly");
+    assert_eq!(anomalies.len(), 1);
+    assert_eq!(
+        anomalies[0]["anomaly"]["event"],
+        "decoder.esp.pkt_too_small"
+    );
+}

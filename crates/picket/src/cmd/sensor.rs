@@ -90,6 +90,10 @@ pub struct Args {
     /// packet, each side's on `flow` and `netflow` records.
     #[arg(long)]
     ethernet: bool,
+    /// Write IPv6 addresses in full, every group in four digits and no `::`
+    /// (`2001:0db8:0000:…:0001`), as Suricata 8 does; by default in the short form.
+    #[arg(long)]
+    ipv6_expanded: bool,
     /// Public Suffix List file for the `domain` and `tld` rule transforms (Debian package
     /// `publicsuffix`); picket falls back to a short built-in list when it is absent.
     #[arg(
@@ -289,6 +293,7 @@ pub fn run(args: Args) -> Result<i32> {
         out: BufWriter::with_capacity(1 << 20, sink),
         mode,
         events: 0,
+        ipv6_expanded: args.ipv6_expanded,
     };
     let mut stage = crate::cmd::netwatch::Stage::from_args(&args.netwatch)?;
     let engine = load_engine(&args)?;
@@ -372,11 +377,41 @@ struct EveWriter<W: Write> {
     out: BufWriter<W>,
     mode: EveMode,
     events: u64,
+    ipv6_expanded: bool,
+}
+
+/// An IPv6 address in Suricata 8's form: eight groups of four hex digits. Anything else
+/// is left as it is.
+fn expand_ipv6(text: &mut String) {
+    if let Ok(addr) = text.parse::<std::net::Ipv6Addr>() {
+        let groups: Vec<String> = addr.segments().iter().map(|g| format!("{g:04x}")).collect();
+        *text = groups.join(":");
+    }
+}
+
+/// The record's addresses (envelope, and an alert's `flow` object) in the expanded form.
+fn expand_event_ipv6(event: &mut Event) {
+    for ip in [&mut event.endpoints.src_ip, &mut event.endpoints.dest_ip]
+        .into_iter()
+        .flatten()
+    {
+        expand_ipv6(ip);
+    }
+    if let Some(serde_json::Value::Object(flow)) = event.extra.get_mut("flow") {
+        for key in ["src_ip", "dest_ip"] {
+            if let Some(serde_json::Value::String(ip)) = flow.get_mut(key) {
+                expand_ipv6(ip);
+            }
+        }
+    }
 }
 
 impl<W: Write> EveWriter<W> {
     fn write(&mut self, events: &mut Vec<Event>) -> Result<()> {
-        for event in events.drain(..) {
+        for mut event in events.drain(..) {
+            if self.ipv6_expanded {
+                expand_event_ipv6(&mut event);
+            }
             event
                 .write_eve(self.mode, &mut self.out)
                 .context("cannot write EVE")?;
@@ -492,4 +527,30 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_addresses_expand_as_suricata_8_writes_them() {
+        let mut e = Event::new(Timestamp::from_secs(0), "alert");
+        e.endpoints.src_ip = Some("::1".into());
+        e.endpoints.dest_ip = Some("10.0.0.1".into());
+        e.extra.insert(
+            "flow".into(),
+            serde_json::json!({"src_ip": "fd01::101:101", "dest_ip": "10.0.0.1"}),
+        );
+        expand_event_ipv6(&mut e);
+        assert_eq!(
+            e.endpoints.src_ip.as_deref(),
+            Some("0000:0000:0000:0000:0000:0000:0000:0001")
+        );
+        assert_eq!(e.endpoints.dest_ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(
+            e.extra["flow"]["src_ip"],
+            "fd01:0000:0000:0000:0000:0000:0101:0101"
+        );
+    }
 }

@@ -846,6 +846,8 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
     let mut eve_args = Vec::new();
     let mut dns_args = Vec::new();
     let mut file_dns_args = BTreeMap::new();
+    // Suricata 8 writes IPv6 addresses in full; 9 can shorten them (`ipv6-compress`).
+    let mut ipv6_compress = false;
     if let Ok(text) = std::fs::read_to_string(dir.join("suricata.yaml")) {
         if let Ok(y) =
             serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&strip_yaml_directives(&text))
@@ -854,6 +856,13 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
             vars = vars_toml(&y);
             outputs = eve_outputs(&y);
             eve_args = eve_sensor_args(&y);
+            ipv6_compress = y
+                .get("outputs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.get("eve-log"))
+                .any(|eve| eve.get("ipv6-compress").and_then(truthy) == Some(true));
             (dns_args, file_dns_args) = dns_logger_args(&y);
             if stream_inline.is_none() {
                 stream_inline = y
@@ -864,6 +873,9 @@ fn plan(name: &str, dir: &Path, caps: &SensorCaps) -> std::result::Result<Plan, 
         }
     }
     let stream_inline = stream_inline.unwrap_or(simulate_ips);
+    if !ipv6_compress {
+        eve_args.push(("--ipv6-expanded", None));
+    }
     let _ = caps;
 
     let expected_exit = config.get("exit-code").and_then(Value::as_i64).unwrap_or(0);
@@ -1216,7 +1228,12 @@ fn dns_logger_args(y: &Value) -> (Vec<String>, BTreeMap<String, Vec<String>>) {
 
 /// suricata.yaml `outputs:` eve-log entries with their own file name: file -> event types.
 /// Sensor options that stand for EVE settings of a suricata.yaml.
-const EVE_OPTIONS: &[&str] = &["--community-id-seed", "--netflow", "--ethernet"];
+const EVE_OPTIONS: &[&str] = &[
+    "--community-id-seed",
+    "--netflow",
+    "--ethernet",
+    "--ipv6-expanded",
+];
 
 /// The sensor options the enabled `eve-log` outputs' settings translate to: the
 /// community ID seed, the `netflow` record type, and `ethernet: yes`.
