@@ -467,6 +467,25 @@ pub struct Analysed {
     pub report: IngestReport,
 }
 
+impl Analysed {
+    /// The store rows of this batch, appended to `out` (a buffer the caller reuses), for
+    /// [`picket_store::Batch::insert_rows`].
+    pub fn store_rows<'a>(&'a self, out: &mut Vec<picket_store::Row<'a>>) {
+        out.extend(self.rows.iter().map(|row| picket_store::Row {
+            key: picket_store::Key {
+                source: &self.source,
+                epoch: self.epoch,
+                seq: row.seq,
+                part: row.part,
+            },
+            timestamp: row.timestamp,
+            event_type: &row.event_type,
+            alert: row.alert,
+            eve: &row.eve,
+        }));
+    }
+}
+
 /// The storing half of the pipeline: every row of `analysed` in one transaction, and the
 /// source marked as heard from at `received`.
 pub fn store_analysed(

@@ -1516,31 +1516,12 @@ pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
     let body = Value::Object(body);
     if flow.key.proto == PROTO_TCP {
         let all = flow.tcp_flags[0] | flow.tcp_flags[1];
-        let flag = |bit: u8| (all & bit != 0).then_some(Value::Bool(true));
-        // Keys in sorted order, so the map bulk-loads.
-        let tcp: Map<String, Value> = [
-            ("ack", flag(tcp_flags::ACK)),
-            ("cwr", flag(tcp_flags::CWR)),
-            ("ecn", flag(tcp_flags::ECE)),
-            ("fin", flag(tcp_flags::FIN)),
-            ("psh", flag(tcp_flags::PSH)),
-            ("rst", flag(tcp_flags::RST)),
-            ("state", Some(Value::from(tcp_state_name(flow)))),
-            ("syn", flag(tcp_flags::SYN)),
-            ("tcp_flags", Some(Value::from(tcp_flags_hex(all)))),
-            (
-                "tcp_flags_tc",
-                Some(Value::from(tcp_flags_hex(flow.tcp_flags[RESP]))),
-            ),
-            (
-                "tcp_flags_ts",
-                Some(Value::from(tcp_flags_hex(flow.tcp_flags[ORIG]))),
-            ),
-            ("urg", flag(tcp_flags::URG)),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.to_string(), v?)))
-        .collect();
+        let mut tcp: Map<String, Value> = tcp_flag_fields(all).collect();
+        // The flow record adds the state and each side's flags to the netflow fields.
+        tcp.insert("state".into(), Value::from(tcp_state_name(flow)));
+        let side = |d: usize| Value::from(tcp_flags_hex(flow.tcp_flags[d]));
+        tcp.insert("tcp_flags_tc".into(), side(RESP));
+        tcp.insert("tcp_flags_ts".into(), side(ORIG));
         extra.insert("tcp".into(), Value::Object(tcp));
     }
     if let Some((t, c)) = flow.icmp.icmp_type {

@@ -479,24 +479,11 @@ fn store(args: StoreArgs) -> Result<i32> {
                     group.push(more);
                 }
                 let mut tx = db.batch()?;
+                let mut batch_rows = Vec::new();
                 for analysed in &group {
                     // As the manager's writer stores them.
-                    let batch_rows: Vec<picket_store::Row<'_>> = analysed
-                        .rows
-                        .iter()
-                        .map(|row| picket_store::Row {
-                            key: Key {
-                                source: &analysed.source,
-                                epoch: analysed.epoch,
-                                seq: row.seq,
-                                part: row.part,
-                            },
-                            timestamp: row.timestamp,
-                            event_type: &row.event_type,
-                            alert: row.alert,
-                            eve: &row.eve,
-                        })
-                        .collect();
+                    batch_rows.clear();
+                    analysed.store_rows(&mut batch_rows);
                     tx.insert_rows(&batch_rows)?;
                     tx.saw_source(&analysed.source, Timestamp::now(), analysed.report.received)?;
                     rows += analysed.rows.len() as u64;

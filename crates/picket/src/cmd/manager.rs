@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use picket_event::{Alert, Event, Timestamp};
 use picket_manager::{Analysed, Ingest, IngestConfig, Sequenced};
-use picket_store::{DeliveryState, Key, Row, Store};
+use picket_store::{DeliveryState, Key, Store};
 use picket_transport::delivery::SourceState;
 use picket_transport::server::{Flag, Incoming, Server, ServerConfig};
 use picket_transport::source::{Source, Via};
@@ -384,18 +384,7 @@ impl State {
             let count = analysed.report.received;
             // Many rows per statement: the writer thread is the pipeline's slower stage.
             rows.clear();
-            rows.extend(analysed.rows.iter().map(|row| Row {
-                key: Key {
-                    source,
-                    epoch,
-                    seq: row.seq,
-                    part: row.part,
-                },
-                timestamp: row.timestamp,
-                event_type: &row.event_type,
-                alert: row.alert,
-                eve: &row.eve,
-            }));
+            analysed.store_rows(&mut rows);
             tx.insert_rows(&rows)?;
             if let (Some(first), true) = (job.first_seq, count > 0) {
                 let mut d = saved
