@@ -45,7 +45,7 @@ fn resident_by_mapping(pid: u32) -> String {
             name = path.rsplit('/').next().unwrap_or(path).to_string();
         }
     }
-    sums.sort_by(|a, b| b.1.cmp(&a.1));
+    sums.sort_by_key(|s| std::cmp::Reverse(s.1));
     sums.iter()
         .filter(|(_, kib)| *kib > 0)
         .map(|(n, kib)| format!("{n} {kib}"))
