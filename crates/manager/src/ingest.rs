@@ -20,6 +20,48 @@ pub enum Error {
 pub struct Sequenced {
     pub seq: Option<u64>,
     pub event: Event,
+    /// The record's EVE text as received, when it parsed as `event`. Stored as it is when
+    /// the manager changes nothing in the event (the payload names the authenticated
+    /// source as its host), instead of writing the same text again: that second
+    /// serialisation was a tenth of the analysis stage in the 100-agent flood.
+    pub received: Option<String>,
+}
+
+impl Sequenced {
+    /// An event built in-process, with no received text.
+    pub fn new(seq: Option<u64>, event: Event) -> Self {
+        Sequenced {
+            seq,
+            event,
+            received: None,
+        }
+    }
+
+    /// A received record, parsed with [`Event::from_eve_slice`]. A record that is not an
+    /// EVE JSON object is kept as a `log` event whose line is its text (received at `now`).
+    pub fn parse(seq: Option<u64>, record: Vec<u8>, now: Timestamp) -> Self {
+        match Event::from_eve_slice(&record) {
+            // A record that parsed is JSON, so valid UTF-8; the check is kept rather than
+            // trusted because it is cheap next to the parse. Only the exact object is kept:
+            // white space around it would be stored too.
+            Ok(event) => {
+                let received = match (record.first(), record.last()) {
+                    (Some(b'{'), Some(b'}')) => String::from_utf8(record).ok(),
+                    _ => None,
+                };
+                Sequenced {
+                    seq,
+                    event,
+                    received,
+                }
+            }
+            Err(_) => {
+                let mut event = Event::new(now, "log");
+                event.body = serde_json::json!({ "line": String::from_utf8_lossy(&record) });
+                Sequenced::new(seq, event)
+            }
+        }
+    }
 }
 
 /// Limits of the ingest path.
@@ -139,16 +181,31 @@ impl<'r> Ingest<'r> {
         let min_alert_level = self.config.min_alert_level;
         let session = self.session(source);
         let mut tx = store.batch()?;
-        for Sequenced { seq, mut event } in batch {
+        for Sequenced {
+            seq,
+            mut event,
+            received,
+        } in batch
+        {
             report.received += 1;
-            attribute(&mut event, source, &mut report);
+            let changed = attribute(&mut event, source, &mut report);
             let key = Key {
                 source,
                 epoch,
                 seq,
                 part: 0,
             };
-            if !tx.insert(key, &event)? {
+            let new = match received {
+                Some(eve) if !changed => tx.insert_eve(
+                    key,
+                    event.timestamp,
+                    &event.event_type,
+                    AlertColumns::of(&event),
+                    &eve,
+                )?,
+                _ => tx.insert(key, &event)?,
+            };
+            if !new {
                 report.duplicates += 1;
                 continue;
             }
@@ -195,11 +252,19 @@ impl<'r> Ingest<'r> {
         let min_alert_level = self.config.min_alert_level;
         let session = self.session(source);
         let report = &mut analysed.report;
-        for Sequenced { seq, mut event } in batch {
+        for Sequenced {
+            seq,
+            mut event,
+            received,
+        } in batch
+        {
             report.received += 1;
-            attribute(&mut event, source, report);
+            let changed = attribute(&mut event, source, report);
             let alert = analyse_event(session, source, &event, min_alert_level, report);
-            analysed.rows.push(AnalysedRow::new(seq, 0, &event));
+            analysed.rows.push(match received {
+                Some(eve) if !changed => AnalysedRow::received(seq, &event, eve),
+                _ => AnalysedRow::new(seq, 0, &event),
+            });
             if let Some(alert) = alert {
                 report.alerts += 1;
                 analysed.rows.push(AnalysedRow::new(seq, 1, &alert));
@@ -250,9 +315,11 @@ impl<'r> Ingest<'r> {
 }
 
 /// Store `event` under the authenticated `source`; a different name the payload claimed is
-/// kept as `picket.claimed_host` and counted, never believed.
-fn attribute(event: &mut Event, source: &str, report: &mut IngestReport) {
-    if event.host.as_deref() != Some(source) {
+/// kept as `picket.claimed_host` and counted, never believed. Returns whether the event
+/// changed.
+fn attribute(event: &mut Event, source: &str, report: &mut IngestReport) -> bool {
+    let changed = event.host.as_deref() != Some(source);
+    if changed {
         if let Some(claimed) = event.host.take() {
             report.host_mismatches += 1;
             event
@@ -261,6 +328,7 @@ fn attribute(event: &mut Event, source: &str, report: &mut IngestReport) {
         }
         event.host = Some(source.to_string());
     }
+    changed
 }
 
 /// The alert one event raises, if any: the manager's own for a honeytoken open, else the
@@ -435,6 +503,18 @@ pub struct AnalysedRow {
 }
 
 impl AnalysedRow {
+    /// The row of a received event stored as the text it came in.
+    fn received(seq: Option<u64>, event: &Event, eve: String) -> Self {
+        AnalysedRow {
+            seq,
+            part: 0,
+            timestamp: event.timestamp,
+            event_type: event.event_type.clone(),
+            alert: AlertColumns::of(event),
+            eve,
+        }
+    }
+
     fn new(seq: Option<u64>, part: u32, event: &Event) -> Self {
         // Written straight to text: `to_eve_line` would build a `Value` of the whole event
         // first, which cost more than the rules (measured in the 100-agent flood).

@@ -34,10 +34,7 @@ fn log_batch(text: &str, first_seq: u64) -> Vec<Sequenced> {
         .map(|(i, line)| {
             let mut event = Event::new(Timestamp::from_secs(T0 + i as i64), "log");
             event.body = serde_json::json!({ "path": "/var/log/auth.log", "line": line });
-            Sequenced {
-                seq: Some(first_seq + i as u64),
-                event,
-            }
+            Sequenced::new(Some(first_seq + i as u64), event)
         })
         .collect()
 }
@@ -168,10 +165,7 @@ fn fim_change_to_rc_local_raises_the_qubes_startup_alert() {
             &mut store,
             "work",
             0,
-            vec![Sequenced {
-                seq: Some(1),
-                event,
-            }],
+            vec![Sequenced::new(Some(1), event)],
             Timestamp::from_secs(T0),
         )
         .expect("ingest");
@@ -254,4 +248,52 @@ fn pipelined_analyse_then_store_gives_the_same_alerts_as_ingest() {
     let report = store_analysed(&mut two, &again, now).expect("store again");
     assert_eq!((report.stored, report.duplicates), (0, 9));
     assert_eq!(two.count().expect("count"), one.count().expect("count"));
+}
+
+#[test]
+fn received_text_is_stored_as_is_only_when_nothing_in_it_changes() {
+    let dir = tempfile::tempdir().expect("temp");
+    let mut store = Store::open(dir.path().join("picket.db")).expect("store");
+    let ruleset = ruleset();
+    let mut ingest = Ingest::new(&ruleset, IngestConfig::default());
+    let line =
+        "Nov 27 10:02:11 sys-net sshd[1601]: Invalid user admin from 198.51.100.23 port 36100";
+    // Spaced and ordered as no writer of ours would: the text shows which way it was stored.
+    let record = |host: &str| {
+        format!(
+            "{{\"event_type\": \"log\", \"host\": \"{host}\", \"log\": {{\"line\": \"{line}\"}}, \
+             \"timestamp\": \"2026-11-27T10:02:11.000000+0000\"}}"
+        )
+        .into_bytes()
+    };
+    let now = Timestamp::from_secs(T0);
+    let batch = vec![
+        // Names the authenticated source: stored as received.
+        Sequenced::parse(Some(1), record("work"), now),
+        // Names another host: rewritten with the source, the claim kept aside.
+        Sequenced::parse(Some(2), record("vault"), now),
+        // Not JSON: kept as a log line.
+        Sequenced::parse(Some(3), b"plain text".to_vec(), now),
+    ];
+    assert_eq!(
+        batch[0].received.as_deref().map(str::as_bytes),
+        Some(&record("work")[..])
+    );
+    assert!(batch[2].received.is_none());
+    let analysed = ingest.analyse("work", 0, batch);
+    store_analysed(&mut store, &analysed, now).expect("store");
+    let logs = store.events_of_type("log", 10).expect("logs");
+    assert_eq!(logs.len(), 3, "{logs:?}");
+    assert!(logs.contains(&String::from_utf8(record("work")).expect("utf8")));
+    let rewritten = logs
+        .iter()
+        .map(|eve| serde_json::from_str::<Value>(eve).expect("json"))
+        .find(|eve| eve["picket"]["claimed_host"] == "vault")
+        .expect("the forged record, rewritten");
+    assert_eq!(rewritten["host"], "work");
+    assert_eq!(rewritten["log"]["line"], line);
+    assert!(logs.iter().any(|eve| eve.contains("plain text")));
+    // Both analysed, the first raising its alert.
+    assert_eq!(analysed.report.analysed, 3);
+    assert!(analysed.report.alerts >= 1);
 }

@@ -82,6 +82,8 @@ fn hundred_agents_flood_one_manager_and_every_event_is_stored_once() {
             Spool::open(dir.join(format!("spool-{a}")), SpoolConfig::default()).unwrap();
         for i in 0..EVENTS_PER_AGENT {
             let mut event = Event::new(Timestamp::from_secs(base + (i / 100) as i64), "log");
+            // As `picket agent` names its host (the qube's name, which qrexec authenticates).
+            event.host = Some(format!("qube-{a:03}"));
             event.body = serde_json::json!({
                 "path": "/var/log/auth.log",
                 "line": sample[(i as usize + a) % sample.len()],

@@ -600,3 +600,42 @@ fn kill_9_mid_insert_leaves_every_committed_batch() {
         "every committed batch, contiguous"
     );
 }
+
+#[test]
+fn another_connection_checkpoints_for_the_writer_and_the_wal_restarts() {
+    let (_dir, path) = temp();
+    let mut writer = Store::open_with(
+        &path,
+        &picket_store::Options {
+            wal_autocheckpoint: 0,
+            ..picket_store::Options::default()
+        },
+    )
+    .expect("writer");
+    let checkpointer = Store::open(&path).expect("checkpointer");
+    let write = |writer: &mut Store, from: u64| {
+        let events: Vec<Event> = (0..500)
+            .map(|i| log_event(T0 + i, &format!("line {i} {}", "x".repeat(200))))
+            .collect();
+        writer
+            .insert_events(
+                "work",
+                events.iter().enumerate().map(|(i, e)| (from + i as u64, e)),
+            )
+            .expect("insert");
+    };
+    write(&mut writer, 0);
+    let first = checkpointer.checkpoint_passive().expect("checkpoint");
+    assert!(first.wal_frames > 10, "{first:?}");
+    assert_eq!(first.checkpointed, first.wal_frames, "nothing held it back");
+    // The writer's next transaction starts the WAL over instead of growing it.
+    write(&mut writer, 1000);
+    let second = checkpointer.checkpoint_passive().expect("checkpoint");
+    assert!(
+        second.wal_frames < 2 * first.wal_frames,
+        "{first:?} then {second:?}"
+    );
+    assert_eq!(second.checkpointed, second.wal_frames);
+    assert_eq!(writer.count().expect("count"), 1000);
+    writer.integrity_check().expect("intact");
+}

@@ -135,10 +135,11 @@ type SharedSpool = Arc<Mutex<Spool>>;
 const THP_ENV: &str = "MIMALLOC_ALLOW_THP";
 const PURGE_ENV: &str = "MIMALLOC_PURGE_DELAY";
 
-/// Run again with the allocator settings above unless they are already set; the manager
-/// uses it too (its connection threads' heaps made 100 flooding agents cost 900 MB resident
-/// with huge pages, 136 MB without).
-pub fn reexec_without_huge_pages(who: &str) -> Result<()> {
+/// Run again with the allocator settings above unless they are already set, freed pages
+/// purged after `purge_delay_ms` (the agent: 0). The manager uses it too (its connection
+/// threads' heaps made 100 flooding agents cost 900 MB resident with huge pages, 136 MB
+/// without), with a delay: see `manager::PURGE_DELAY_MS`.
+pub fn reexec_without_huge_pages(who: &str, purge_delay_ms: &str) -> Result<()> {
     if std::env::var_os(THP_ENV).is_none() {
         // The allocator reads its options before main, so they take a fresh exec to change.
         use std::os::unix::process::CommandExt;
@@ -148,7 +149,7 @@ pub fn reexec_without_huge_pages(who: &str) -> Result<()> {
             .env(THP_ENV, "0")
             .env(
                 PURGE_ENV,
-                std::env::var_os(PURGE_ENV).unwrap_or_else(|| "0".into()),
+                std::env::var_os(PURGE_ENV).unwrap_or_else(|| purge_delay_ms.into()),
             )
             .exec();
         eprintln!("{who}: re-exec without huge pages failed ({error}); going on");
@@ -165,7 +166,7 @@ pub fn run(args: Args) -> Result<i32> {
     if let Some(lean) = lean_binary() {
         exec_lean(&lean, &args, &config)?;
     }
-    reexec_without_huge_pages("picket agent")?;
+    reexec_without_huge_pages("picket agent", "0")?;
     start(&args, config)
 }
 

@@ -403,23 +403,25 @@ fn store(args: StoreArgs) -> Result<i32> {
     let records = |b: u64| -> (u64, Vec<Vec<u8>>) {
         let first = b * args.batch as u64;
         let end = (first + args.batch as u64).min(args.events);
+        // Named by the host the batch comes from, as `picket agent` names it.
+        let host = &sources[b as usize % sources.len()];
         let lines = (first..end)
             .map(|i| {
-                make(i)
+                let mut event = make(i);
+                event.host = Some(host.clone());
+                event
                     .to_eve_line(picket_event::EveMode::Extended)
                     .into_bytes()
             })
             .collect();
         (first, lines)
     };
-    let parse = |first: u64, lines: &[Vec<u8>]| -> Vec<Sequenced> {
+    let parse = |first: u64, lines: Vec<Vec<u8>>| -> Vec<Sequenced> {
+        let now = Timestamp::now();
         lines
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, r)| Sequenced {
-                seq: Some(first + i as u64 + 1),
-                event: crate::cmd::manager::parse_event(r),
-            })
+            .map(|(i, r)| Sequenced::parse(Some(first + i as u64 + 1), r, now))
             .collect()
     };
     let batches = args.events.div_ceil(args.batch as u64);
@@ -433,7 +435,7 @@ fn store(args: StoreArgs) -> Result<i32> {
         let source = &sources[b as usize % sources.len()];
         let (first, lines) = records(b);
         let t0 = cpu_seconds().unwrap_or(0.0);
-        let analysed = ingest.analyse(source, 0, parse(first, &lines));
+        let analysed = ingest.analyse(source, 0, parse(first, lines));
         let t1 = cpu_seconds().unwrap_or(0.0);
         picket_manager::store_analysed(&mut db, &analysed, Timestamp::now())?;
         store_cpu += cpu_seconds().unwrap_or(0.0) - t1;
@@ -495,8 +497,7 @@ fn store(args: StoreArgs) -> Result<i32> {
         });
         for (b, (first, lines)) in all.into_iter().enumerate() {
             let source = &sources[b % sources.len()];
-            let batch = parse(first, &lines);
-            drop(lines);
+            let batch = parse(first, lines);
             if send.send(ingest.analyse(source, 0, batch)).is_err() {
                 break;
             }
