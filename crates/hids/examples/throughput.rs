@@ -27,7 +27,11 @@ fn main() {
         if line.is_empty() {
             continue;
         }
-        let line = String::from_utf8_lossy(line);
+        // As `picket bench hids`: valid UTF-8 needs no copy, anything else is decoded lossily.
+        let line = match std::str::from_utf8(line) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(line),
+        };
         let outcome = session.process(Input {
             line: &line,
             location: "bench",

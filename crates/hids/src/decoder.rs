@@ -85,10 +85,10 @@ pub struct Decoder {
     pub category: Category,
     program_name: Option<Pattern>,
     prematch: Option<Pattern>,
-    /// Prefilter literal ids of `prematch` (set when the ruleset is built).
-    pub(crate) prematch_literals: Option<Vec<u32>>,
-    /// Prefilter literal ids of `regex`.
-    pub(crate) regex_literals: Option<Vec<u32>>,
+    /// Prefilter literal set of `prematch` (set when the ruleset is built).
+    pub(crate) prematch_literals: Option<u32>,
+    /// Prefilter literal set of `regex`.
+    pub(crate) regex_literals: Option<u32>,
     prematch_after_parent: bool,
     regex: Option<Pattern>,
     regex_offset: Offset,
@@ -162,9 +162,7 @@ impl DecoderSet {
     }
 
     /// The prematch patterns, for building the prefilter.
-    pub(crate) fn prematch_slots(
-        &mut self,
-    ) -> impl Iterator<Item = (&Pattern, &mut Option<Vec<u32>>)> {
+    pub(crate) fn prematch_slots(&mut self) -> impl Iterator<Item = (&Pattern, &mut Option<u32>)> {
         // Prematch and regex patterns alike: either one failing means no match.
         self.decoders.iter_mut().flat_map(|d| {
             let prematch = d.prematch.as_ref().map(|p| (p, &mut d.prematch_literals));
@@ -512,7 +510,7 @@ impl DecoderSet {
 
     /// Decode one pre-decoded line. `log` is the message after the header.
     pub fn decode(&self, program_name: Option<&str>, log: &str) -> Decoded {
-        let mut always = |_: &[u32]| true;
+        let mut always = |_: u32| true;
         match program_name {
             Some(program) => self.decode_candidates(
                 Some(program),
@@ -543,14 +541,14 @@ impl DecoderSet {
 
     /// Decode with the program-name candidates already known (see
     /// [`DecoderSet::candidates_for_program`]); `candidates` is ignored without a program.
-    /// `present` answers whether any of a prematch's prefilter literals occurs in `log`;
-    /// when none does, the prematch cannot match and is not run.
+    /// `present` answers whether any literal of a prematch's prefilter literal set occurs
+    /// in `log`; when none does, the prematch cannot match and is not run.
     pub fn decode_candidates(
         &self,
         program_name: Option<&str>,
         log: &str,
         candidates: &[u32],
-        present: &mut dyn FnMut(&[u32]) -> bool,
+        present: &mut dyn FnMut(u32) -> bool,
     ) -> Decoded {
         let mut out = Decoded::default();
         // Either the program's candidates or every decoder without a program name; one
@@ -573,11 +571,7 @@ impl DecoderSet {
             // Offsets into `log` where the parent's and the child's prematch ended.
             let mut parent_end = 0usize;
             if let Some(prematch) = &parent.prematch {
-                if parent
-                    .prematch_literals
-                    .as_deref()
-                    .is_some_and(|ids| !present(ids))
-                {
+                if parent.prematch_literals.is_some_and(|set| !present(set)) {
                     continue;
                 }
                 match prematch.match_end(log) {
@@ -606,11 +600,7 @@ impl DecoderSet {
             while i < node.children.len() {
                 let child = &self.decoders[node.children[i]];
                 match &child.prematch {
-                    Some(_)
-                        if child
-                            .prematch_literals
-                            .as_deref()
-                            .is_some_and(|ids| !present(ids)) => {}
+                    Some(_) if child.prematch_literals.is_some_and(|set| !present(set)) => {}
                     Some(prematch) => {
                         let (base, text) = if child.prematch_after_parent {
                             (parent_end, &log[parent_end..])
@@ -664,7 +654,7 @@ impl DecoderSet {
         log: &str,
         (parent_end, child_end): (usize, usize),
         out: &mut Decoded,
-        present: &mut dyn FnMut(&[u32]) -> bool,
+        present: &mut dyn FnMut(u32) -> bool,
     ) {
         let mut previous_regex_end: Option<usize> = None;
         let mut i = start;
@@ -690,11 +680,7 @@ impl DecoderSet {
                 Offset::AfterRegex => previous_regex_end.unwrap_or(child_end),
             };
             // A regex whose required literals are all absent from the line cannot match.
-            let captures = if decoder
-                .regex_literals
-                .as_deref()
-                .is_some_and(|ids| !present(ids))
-            {
+            let captures = if decoder.regex_literals.is_some_and(|set| !present(set)) {
                 None
             } else {
                 regex.captures(&log[from..])

@@ -58,7 +58,6 @@ pub struct Ruleset {
     /// One multi-pattern scan of the log finds which rule literals occur; conditions whose
     /// literals are all absent are decided without running their pattern.
     prefilter: Option<Prefilter>,
-    literal_count: usize,
     /// For each decoder index: the interned id of the name it reports.
     decoder_name_id: Vec<u32>,
     /// For each rule: its groups, MITRE ids and file, shared with every match reported.
@@ -73,8 +72,6 @@ pub struct Ruleset {
     window_needs_full: Vec<bool>,
     /// For each rule: the facts that rule it out cheaply, tested before its conditions.
     quick: Vec<Quick>,
-    /// The literal ids that [`Quick::gate`] ranges point into.
-    gate_ids: Vec<u32>,
 }
 
 /// What a tree walk checks before it evaluates a rule's conditions: most rules under a
@@ -84,38 +81,33 @@ pub struct Ruleset {
 struct Quick {
     /// Interned decoder name the rule requires (`decoded_as`), [`ANY_DECODER`] if none.
     decoder: u32,
-    /// Range in `gate_ids`: one of these literals must occur in the log, since a
-    /// non-negated log condition of the rule needs one of them. Empty when no such
+    /// A prefilter literal set one of whose literals must occur in the log, since a
+    /// non-negated log condition of the rule needs one of them; [`NO_GATE`] when no such
     /// condition has prefilter literals.
-    gate: (u32, u32),
+    gate: u32,
 }
 
 const ANY_DECODER: u32 = u32::MAX - 1;
+const NO_GATE: u32 = u32::MAX;
 
-fn build_quick(rules: &RuleSet) -> (Vec<Quick>, Vec<u32>) {
-    let mut gate_ids = Vec::new();
-    let quick = rules
+fn build_quick(rules: &RuleSet, prefilter: Option<&Prefilter>) -> Vec<Quick> {
+    rules
         .rules
         .iter()
         .map(|rule| {
-            let start = gate_ids.len() as u32;
             // The condition with the fewest alternatives rejects the most lines.
             let gate = rule
                 .conditions
                 .iter()
                 .filter(|c| !c.negate && c.field == FieldRef::Log)
-                .filter_map(|c| c.literals.as_deref())
-                .min_by_key(|ids| ids.len());
-            if let Some(ids) = gate {
-                gate_ids.extend_from_slice(ids);
-            }
+                .filter_map(|c| c.literals)
+                .min_by_key(|&set| prefilter.map_or(0, |p| p.set_len(set)));
             Quick {
                 decoder: rule.decoded_as_id.unwrap_or(ANY_DECODER),
-                gate: (start, gate_ids.len() as u32),
+                gate: gate.unwrap_or(NO_GATE),
             }
         })
-        .collect();
-    (quick, gate_ids)
+        .collect()
 }
 
 type RuleInfo = (Arc<[String]>, Arc<[String]>, Arc<str>);
@@ -212,7 +204,7 @@ impl Ruleset {
         mut rules: RuleSet,
         lists: HashMap<String, CdbList>,
     ) -> Ruleset {
-        let (prefilter, literal_count) = build_prefilter(&mut rules, &mut decoders);
+        let prefilter = build_prefilter(&mut rules, &mut decoders);
         // Intern decoder names: decoders report a name, rules test it with `decoded_as`.
         let mut decoder_name_ids: HashMap<String, u32> = HashMap::new();
         for decoder in decoders.decoders() {
@@ -226,7 +218,7 @@ impl Ruleset {
             }
         }
         let child_index = build_child_index(&rules);
-        let (quick, gate_ids) = build_quick(&rules);
+        let quick = build_quick(&rules, prefilter.as_ref());
         let rule_info: Vec<RuleInfo> = rules
             .rules
             .iter()
@@ -291,14 +283,12 @@ impl Ruleset {
             searches,
             window_timeframe,
             prefilter,
-            literal_count,
             decoder_name_id,
             rule_info,
             child_index,
             window_searchers,
             window_needs_full,
             quick,
-            gate_ids,
         }
     }
 
@@ -317,8 +307,11 @@ impl Ruleset {
             stats: SessionStats::default(),
             program_cache: FastMap::new(),
             scan: LiteralScan {
-                seen: vec![0; self.literal_count],
-                generation: 0,
+                marks: ScanMarks {
+                    literal: vec![0; self.prefilter.as_ref().map_or(0, |p| p.literals.len())],
+                    set: vec![0; self.prefilter.as_ref().map_or(0, Prefilter::set_count)],
+                    generation: 0,
+                },
                 scanned: false,
                 folded: Vec::new(),
             },
@@ -449,11 +442,18 @@ pub struct Session<'r> {
 /// The multi-pattern scan behind [`LiteralScan`]: which of a few thousand literals occur
 /// in a line. Each literal is indexed by one 4-byte window of it (3 bytes for 3-byte
 /// literals), the window that the fewest other literals share. The scan hashes every
-/// window of the text into a small bitmap; a set bit leads to the few literals indexed by
-/// that window, each then compared in full. Unlike an automaton walk, the positions are
-/// independent of each other (no chain of table lookups, where a multi-megabyte DFA over
-/// these literals waited on a cache miss at almost every byte), and the bitmaps stay in
-/// the L1 cache.
+/// window of the text into a small bitmap (and its first three bytes into another); a set
+/// bit (about one position in eight on real logs) leads to the few literals indexed there,
+/// each then compared in full. Unlike an automaton walk, the positions are independent of each other
+/// (no chain of table lookups, where a multi-megabyte DFA over these literals waited on a
+/// cache miss at almost every byte), and every table is small enough for the L1 or L2
+/// cache: a set bit's bucket is found by counting the set bits before it, not through a
+/// table with a slot per hash value.
+///
+/// Callers never ask about one literal: they ask whether any literal of a *set* occurs (the
+/// alternatives a pattern needs one of). Sets are interned when the ruleset is built, and a
+/// literal found marks every set that holds it, so each question is one load afterwards,
+/// however many alternatives the set has.
 #[derive(Debug)]
 struct Prefilter {
     /// Every literal, lower-cased, by id.
@@ -462,6 +462,12 @@ struct Prefilter {
     long: WindowTable,
     /// Literals of exactly 3 bytes, by all of them.
     short: WindowTable,
+    /// For each literal `l`: the sets holding it are
+    /// `sets_of[sets_of_start[l]..sets_of_start[l + 1]]`.
+    sets_of_start: Vec<u32>,
+    sets_of: Vec<u32>,
+    /// For each set: how many literals it holds.
+    set_len: Vec<u32>,
 }
 
 /// Bits of a window's hash: the bitmaps are 2^16 bits, 8 KiB.
@@ -471,14 +477,17 @@ fn window_hash(window: u32) -> usize {
     (window.wrapping_mul(0x9E37_79B1) >> (32 - WINDOW_HASH_BITS)) as usize
 }
 
-/// Literals indexed by one window of each; see [`Prefilter`].
+/// Literals indexed by one window of each, bucketed by the window's hash; see
+/// [`Prefilter`].
 #[derive(Debug)]
 struct WindowTable {
-    /// Bit `h` is set when some window hashes to `h`. A fixed-size array, so that the
-    /// probe at every position of the text needs no bounds check.
+    /// Bit `h` is set when some window hashes to `h`: one probe per text position decides
+    /// whether to look further. A fixed-size array, so that the probe needs no bounds check.
     bits: Box<[u64; WINDOW_BITMAP_WORDS]>,
-    /// For each hash value `h`: `entries[starts[h]..starts[h + 1]]` hash there.
-    starts: Vec<u32>,
+    /// For each bitmap word: how many bits are set in the words before it.
+    rank: Box<[u32; WINDOW_BITMAP_WORDS]>,
+    /// For the `k`-th set bit: its entries are `entries[buckets[k]..buckets[k + 1]]`.
+    buckets: Vec<u32>,
     entries: Vec<WindowEntry>,
 }
 
@@ -486,6 +495,7 @@ const WINDOW_BITMAP_WORDS: usize = (1 << WINDOW_HASH_BITS) / 64;
 
 #[derive(Debug, Clone, Copy)]
 struct WindowEntry {
+    /// The window (three bytes and a zero for 3-byte literals).
     window: u32,
     /// Where the window sits in the literal.
     offset: u32,
@@ -518,34 +528,53 @@ impl WindowEntry {
 
 impl WindowTable {
     fn new(mut entries: Vec<WindowEntry>) -> WindowTable {
-        let size = 1usize << WINDOW_HASH_BITS;
         entries.sort_by_key(|e| (window_hash(e.window), e.window, e.literal));
         let mut bits = Box::new([0u64; WINDOW_BITMAP_WORDS]);
-        let mut starts = vec![0u32; size + 1];
         for entry in &entries {
             let h = window_hash(entry.window);
             bits[h / 64] |= 1 << (h % 64);
-            starts[h + 1] += 1;
         }
-        for h in 0..size {
-            starts[h + 1] += starts[h];
+        let mut rank = Box::new([0u32; WINDOW_BITMAP_WORDS]);
+        let mut total = 0;
+        for (word, slot) in bits.iter().zip(rank.iter_mut()) {
+            *slot = total;
+            total += word.count_ones();
         }
+        // Entries are sorted by hash, so each set bit's entries are one run.
+        let mut buckets = Vec::with_capacity(total as usize + 1);
+        let mut last = None;
+        for (i, entry) in entries.iter().enumerate() {
+            let h = window_hash(entry.window);
+            if last != Some(h) {
+                buckets.push(i as u32);
+                last = Some(h);
+            }
+        }
+        buckets.push(entries.len() as u32);
         WindowTable {
             bits,
-            starts,
+            rank,
+            buckets,
             entries,
         }
     }
 
-    /// The literals whose window is `window`, with the window's offset in them.
+    /// Whether some entry's window may be `window` (the probe).
+    #[inline]
+    fn may_hold(&self, window: u32) -> bool {
+        let h = window_hash(window);
+        self.bits[(h / 64) % WINDOW_BITMAP_WORDS] & (1 << (h % 64)) != 0
+    }
+
+    /// The entries whose window hashes as `window` does.
     #[inline]
     fn candidates(&self, window: u32) -> &[WindowEntry] {
         let h = window_hash(window);
-        if self.bits[(h / 64) % WINDOW_BITMAP_WORDS] & (1 << (h % 64)) == 0 {
-            return &[];
-        }
-        let first = self.starts.get(h).copied().unwrap_or(0) as usize;
-        let last = self.starts.get(h + 1).copied().unwrap_or(0) as usize;
+        let word = (h / 64) % WINDOW_BITMAP_WORDS;
+        let below = self.bits[word] & ((1u64 << (h % 64)) - 1);
+        let k = (self.rank[word] + below.count_ones()) as usize;
+        let first = self.buckets.get(k).copied().unwrap_or(0) as usize;
+        let last = self.buckets.get(k + 1).copied().unwrap_or(0) as usize;
         self.entries.get(first..last).unwrap_or_default()
     }
 }
@@ -554,9 +583,19 @@ impl WindowTable {
 /// and every literal start an 8-byte head.
 const SCAN_PADDING: usize = 7;
 
+/// What one scan found: `literal[i] == generation` when literal `i` occurs in the current
+/// log, `set[s] == generation` when some literal of set `s` does.
+#[derive(Debug)]
+struct ScanMarks {
+    literal: Vec<u32>,
+    set: Vec<u32>,
+    generation: u32,
+}
+
 impl Prefilter {
-    /// Index `literals` (lower-cased, none shorter than 3 bytes; None otherwise).
-    fn new(literals: &[String]) -> Option<Prefilter> {
+    /// Index `literals` (lower-cased, none shorter than 3 bytes; None otherwise), and the
+    /// `sets` of literal ids callers will ask about.
+    fn new(literals: &[String], sets: &[Vec<u32>]) -> Option<Prefilter> {
         if literals.iter().any(|l| l.len() < 3) {
             return None;
         }
@@ -582,20 +621,33 @@ impl Prefilter {
         for (id, literal) in literals.iter().enumerate() {
             let bytes = literal.as_bytes();
             if bytes.len() == 3 {
-                short.push(WindowEntry::new(
-                    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]),
-                    0,
-                    id,
-                    bytes,
-                ));
-                continue;
+                let window = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]);
+                short.push(WindowEntry::new(window, 0, id, bytes));
+            } else {
+                let these = windows(bytes);
+                let (offset, &window) = these
+                    .iter()
+                    .enumerate()
+                    .min_by_key(|(i, w)| (sharing.get(w).copied().unwrap_or(0), *i))?;
+                long.push(WindowEntry::new(window, offset, id, bytes));
             }
-            let these = windows(bytes);
-            let (offset, &window) = these
-                .iter()
-                .enumerate()
-                .min_by_key(|(i, w)| (sharing.get(w).copied().unwrap_or(0), *i))?;
-            long.push(WindowEntry::new(window, offset, id, bytes));
+        }
+        let mut sets_of_start = vec![0u32; literals.len() + 1];
+        for set in sets {
+            for &literal in set {
+                sets_of_start[literal as usize + 1] += 1;
+            }
+        }
+        for l in 0..literals.len() {
+            sets_of_start[l + 1] += sets_of_start[l];
+        }
+        let mut fill = sets_of_start.clone();
+        let mut sets_of = vec![0u32; sets.iter().map(Vec::len).sum()];
+        for (set_id, set) in sets.iter().enumerate() {
+            for &literal in set {
+                sets_of[fill[literal as usize] as usize] = set_id as u32;
+                fill[literal as usize] += 1;
+            }
         }
         Some(Prefilter {
             literals: literals
@@ -604,64 +656,105 @@ impl Prefilter {
                 .collect(),
             long: WindowTable::new(long),
             short: WindowTable::new(short),
+            sets_of_start,
+            sets_of,
+            set_len: sets.iter().map(|s| s.len() as u32).collect(),
         })
     }
 
-    /// Mark in `seen` (with `generation`) every literal that occurs in `text`, which is
-    /// followed in `padded` by [`SCAN_PADDING`] bytes.
-    fn scan(&self, padded: &[u8], seen: &mut [u32], generation: u32) {
+    fn set_count(&self) -> usize {
+        self.set_len.len()
+    }
+
+    fn set_len(&self, set: u32) -> u32 {
+        self.set_len.get(set as usize).copied().unwrap_or(0)
+    }
+
+    /// Mark in `marks` every literal that occurs in `text`, and every set holding one;
+    /// `text` is followed in `padded` by [`SCAN_PADDING`] bytes.
+    fn scan(&self, padded: &[u8], marks: &mut ScanMarks) {
         let len = padded.len().saturating_sub(SCAN_PADDING);
-        let mut confirm = |entry: &WindowEntry, at: usize| {
-            let Some(start) = at.checked_sub(entry.offset as usize) else {
-                return;
-            };
-            let Some(head) = padded.get(start..start + 8) else {
-                return;
-            };
-            let head = u64::from_le_bytes([
-                head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
-            ]);
-            if head & entry.head_mask != entry.head {
-                return;
-            }
-            let literal = self
-                .literals
-                .get(entry.literal as usize)
-                .map_or(&[][..], |l| &l[..]);
-            // The head matched; a longer literal must also fit in the text, padding excluded.
-            let found = literal.len() <= 8
-                || padded
-                    .get(start..len)
-                    .is_some_and(|rest| rest.starts_with(literal));
-            if found {
-                if let Some(slot) = seen.get_mut(entry.literal as usize) {
-                    *slot = generation;
-                }
-            }
-        };
         for (at, w) in padded.windows(4).take(len).enumerate() {
             let window = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            for entry in self.long.candidates(window) {
-                if entry.window == window {
-                    confirm(entry, at);
-                }
+            if self.long.may_hold(window) {
+                self.probe_hit(&self.long, padded, len, at, window, marks);
             }
             let window = window & 0x00ff_ffff;
-            for entry in self.short.candidates(window) {
-                if entry.window == window {
-                    confirm(entry, at);
-                }
+            if self.short.may_hold(window) {
+                self.probe_hit(&self.short, padded, len, at, window, marks);
+            }
+        }
+    }
+
+    /// The rare path of [`Prefilter::scan`], kept out of line so the loop over positions
+    /// stays small.
+    #[inline(never)]
+    fn probe_hit(
+        &self,
+        table: &WindowTable,
+        padded: &[u8],
+        len: usize,
+        at: usize,
+        window: u32,
+        marks: &mut ScanMarks,
+    ) {
+        for entry in table.candidates(window) {
+            if entry.window == window {
+                self.confirm(entry, padded, len, at, marks);
+            }
+        }
+    }
+
+    fn confirm(
+        &self,
+        entry: &WindowEntry,
+        padded: &[u8],
+        len: usize,
+        at: usize,
+        marks: &mut ScanMarks,
+    ) {
+        let Some(start) = at.checked_sub(entry.offset as usize) else {
+            return;
+        };
+        let Some(head) = padded.get(start..start + 8) else {
+            return;
+        };
+        let head = u64::from_le_bytes([
+            head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+        ]);
+        if head & entry.head_mask != entry.head {
+            return;
+        }
+        let id = entry.literal as usize;
+        let literal = self.literals.get(id).map_or(&[][..], |l| &l[..]);
+        // The head matched; a longer literal must also fit in the text, padding excluded.
+        let found = literal.len() <= 8
+            || padded
+                .get(start..len)
+                .is_some_and(|rest| rest.starts_with(literal));
+        if !found {
+            return;
+        }
+        let generation = marks.generation;
+        match marks.literal.get_mut(id) {
+            Some(slot) if *slot != generation => *slot = generation,
+            // Already found in this line: its sets are marked.
+            _ => return,
+        }
+        let first = self.sets_of_start.get(id).copied().unwrap_or(0) as usize;
+        let last = self.sets_of_start.get(id + 1).copied().unwrap_or(0) as usize;
+        for &set in self.sets_of.get(first..last).unwrap_or_default() {
+            if let Some(slot) = marks.set.get_mut(set as usize) {
+                *slot = generation;
             }
         }
     }
 }
 
-/// Which prefilter literals occur in the current log, found by one scan done lazily.
+/// Which prefilter literal sets occur in the current log, found by one scan done lazily.
 #[derive(Debug)]
 struct LiteralScan {
-    /// `seen[i] == generation` when literal `i` occurs in the current log.
-    seen: Vec<u32>,
-    generation: u32,
+    marks: ScanMarks,
     scanned: bool,
     /// The current line, ASCII-lower-cased, reused between lines.
     folded: Vec<u8>,
@@ -669,40 +762,51 @@ struct LiteralScan {
 
 impl LiteralScan {
     fn next_line(&mut self) {
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.seen.iter_mut().for_each(|g| *g = 0);
-            self.generation = 1;
+        let marks = &mut self.marks;
+        marks.generation = marks.generation.wrapping_add(1);
+        if marks.generation == 0 {
+            marks.literal.iter_mut().for_each(|g| *g = 0);
+            marks.set.iter_mut().for_each(|g| *g = 0);
+            marks.generation = 1;
         }
         self.scanned = false;
     }
 
-    fn any_present(&mut self, prefilter: Option<&Prefilter>, log: &str, ids: &[u32]) -> bool {
+    /// Whether some literal of `set` occurs in `log`.
+    #[inline]
+    fn any_present(&mut self, prefilter: Option<&Prefilter>, log: &str, set: u32) -> bool {
         if !self.scanned {
-            self.scanned = true;
-            if let Some(prefilter) = prefilter {
-                self.folded.clear();
-                self.folded
-                    .extend(log.bytes().map(|b| b.to_ascii_lowercase()));
-                self.folded.extend_from_slice(&[0; SCAN_PADDING]);
-                prefilter.scan(&self.folded, &mut self.seen, self.generation);
-            }
+            self.scan(prefilter, log);
         }
-        ids.iter()
-            .any(|&id| self.seen.get(id as usize) == Some(&self.generation))
+        self.marks.set.get(set as usize) == Some(&self.marks.generation)
+    }
+
+    #[inline(never)]
+    fn scan(&mut self, prefilter: Option<&Prefilter>, log: &str) {
+        self.scanned = true;
+        if let Some(prefilter) = prefilter {
+            self.folded.clear();
+            self.folded
+                .extend(log.bytes().map(|b| b.to_ascii_lowercase()));
+            self.folded.extend_from_slice(&[0; SCAN_PADDING]);
+            prefilter.scan(&self.folded, &mut self.marks);
+        }
     }
 }
 
 /// Distinct program names whose decoder candidates are cached per session.
 const PROGRAM_CACHE_MAX: usize = 4096;
 
-/// Give each log-pattern condition the ids of its required literals, and build one
-/// case-insensitive [`Prefilter`] over all of them. Case-insensitive presence is a superset of
-/// exact presence, so the prefilter never rejects a text the pattern would match.
-fn build_prefilter(rules: &mut RuleSet, decoders: &mut DecoderSet) -> (Option<Prefilter>, usize) {
+/// Give each log-pattern condition (and each decoder pattern) the set of its required
+/// literals, and build one case-insensitive [`Prefilter`] over all of them. Case-insensitive
+/// presence is a superset of exact presence, so the prefilter never rejects a text the
+/// pattern would match.
+fn build_prefilter(rules: &mut RuleSet, decoders: &mut DecoderSet) -> Option<Prefilter> {
     let mut literals: Vec<String> = Vec::new();
     let mut ids: HashMap<String, u32> = HashMap::new();
-    let mut intern = |pattern: &picket_matchers::Pattern| -> Option<Vec<u32>> {
+    let mut sets: Vec<Vec<u32>> = Vec::new();
+    let mut set_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut intern = |pattern: &picket_matchers::Pattern| -> Option<u32> {
         let required = pattern.required_literals()?;
         // Very short literals occur in almost every line: they would cost the scan a
         // report per occurrence and rule out almost nothing.
@@ -718,7 +822,13 @@ fn build_prefilter(rules: &mut RuleSet, decoders: &mut DecoderSet) -> (Option<Pr
             });
             these.push(id);
         }
-        Some(these)
+        these.sort_unstable();
+        these.dedup();
+        let set = *set_ids.entry(these.clone()).or_insert_with(|| {
+            sets.push(these);
+            (sets.len() - 1) as u32
+        });
+        Some(set)
     };
     for (pattern, slot) in decoders.prematch_slots() {
         *slot = intern(pattern);
@@ -735,10 +845,10 @@ fn build_prefilter(rules: &mut RuleSet, decoders: &mut DecoderSet) -> (Option<Pr
         }
     }
     if literals.is_empty() {
-        return (None, 0);
+        return None;
     }
     // Literals are lower-cased and the scan runs over a lower-cased copy of the line.
-    let prefilter = Prefilter::new(&literals);
+    let prefilter = Prefilter::new(&literals, &sets);
     if prefilter.is_none() {
         // Without the prefilter every pattern runs: slower, still correct.
         for rule in &mut rules.rules {
@@ -749,9 +859,8 @@ fn build_prefilter(rules: &mut RuleSet, decoders: &mut DecoderSet) -> (Option<Pr
         for (_, slot) in decoders.prematch_slots() {
             *slot = None;
         }
-        return (None, 0);
     }
-    (prefilter, literals.len())
+    prefilter
 }
 
 fn ip_list_matches(entries: &[(bool, crate::rules::IpNet)], value: &str) -> bool {
@@ -852,7 +961,7 @@ impl Session<'_> {
         self.scan.next_line();
         let prefilter = ruleset.prefilter.as_ref();
         let scan = &mut self.scan;
-        let mut present = |ids: &[u32]| scan.any_present(prefilter, pre.log, ids);
+        let mut present = |set: u32| scan.any_present(prefilter, pre.log, set);
         let decoded: Decoded = match pre.program_name {
             Some(program) => {
                 let candidates = match self.program_cache.get(program) {
@@ -1097,12 +1206,11 @@ impl Session<'_> {
         if quick.decoder != ANY_DECODER && view.decoder_name_id != Some(quick.decoder) {
             return false;
         }
-        if quick.gate.0 < quick.gate.1 {
-            let ids = &ruleset.gate_ids[quick.gate.0 as usize..quick.gate.1 as usize];
+        if quick.gate != NO_GATE {
             // The scan is lazy: run it (or reuse this line's) through `any_present`.
             return self
                 .scan
-                .any_present(ruleset.prefilter.as_ref(), view.log, ids);
+                .any_present(ruleset.prefilter.as_ref(), view.log, quick.gate);
         }
         true
     }
@@ -1123,8 +1231,8 @@ impl Session<'_> {
             let Some(value) = view.value(field) else {
                 return false;
             };
-            if let Some(ids) = literals {
-                if !self.any_literal_present(view.log, ids) {
+            if let Some(set) = *literals {
+                if !self.any_literal_present(view.log, set) {
                     // The pattern cannot match this log.
                     if !*negate {
                         return false;
@@ -1207,9 +1315,9 @@ impl Session<'_> {
         true
     }
 
-    fn any_literal_present(&mut self, log: &str, ids: &[u32]) -> bool {
+    fn any_literal_present(&mut self, log: &str, set: u32) -> bool {
         self.scan
-            .any_present(self.ruleset.prefilter.as_ref(), log, ids)
+            .any_present(self.ruleset.prefilter.as_ref(), log, set)
     }
 
     fn find_list(&self, path: &str) -> Option<&CdbList> {
@@ -1366,7 +1474,10 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let prefilter = Prefilter::new(&literals).unwrap();
+        // One set per literal, plus one holding two of them.
+        let mut sets: Vec<Vec<u32>> = (0..literals.len() as u32).map(|l| vec![l]).collect();
+        sets.push(vec![0, 3]);
+        let prefilter = Prefilter::new(&literals, &sets).unwrap();
         for text in [
             "",
             "ab",
@@ -1377,20 +1488,31 @@ mod tests {
             "end with xyz",
             "ssionssion",
         ] {
-            let mut seen = vec![0u32; literals.len()];
+            let mut marks = ScanMarks {
+                literal: vec![0; literals.len()],
+                set: vec![0; sets.len()],
+                generation: 7,
+            };
             let mut padded = text.as_bytes().to_vec();
             padded.extend_from_slice(&[0; SCAN_PADDING]);
-            prefilter.scan(&padded, &mut seen, 7);
+            prefilter.scan(&padded, &mut marks);
             for (id, literal) in literals.iter().enumerate() {
+                let present = text.contains(literal.as_str());
+                assert_eq!(marks.literal[id] == 7, present, "{literal:?} in {text:?}");
                 assert_eq!(
-                    seen[id] == 7,
-                    text.contains(literal.as_str()),
-                    "{literal:?} in {text:?}"
+                    marks.set[id] == 7,
+                    present,
+                    "set of {literal:?} in {text:?}"
                 );
             }
+            assert_eq!(
+                marks.set[literals.len()] == 7,
+                text.contains("abc") || text.contains("xyz"),
+                "set of two in {text:?}"
+            );
         }
         assert!(
-            Prefilter::new(&["ab".to_string()]).is_none(),
+            Prefilter::new(&["ab".to_string()], &[vec![0]]).is_none(),
             "too short to index"
         );
     }

@@ -34,9 +34,9 @@ pub struct Condition {
     pub field: FieldRef,
     pub test: Test,
     pub negate: bool,
-    /// Prefilter literal ids (see the engine): when none of them occurs in the log, the
-    /// pattern cannot match, so it is not run.
-    pub literals: Option<Vec<u32>>,
+    /// Prefilter literal set (see the engine): when none of its literals occurs in the log,
+    /// the pattern cannot match, so it is not run.
+    pub literals: Option<u32>,
 }
 
 /// Where a condition looks.
