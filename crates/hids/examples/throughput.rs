@@ -1,5 +1,7 @@
 //! Lines per CPU-second through one ruleset, as `picket bench hids` measures it, without
 //! building the whole binary (development aid): `throughput <ruleset root> <log file>`.
+//! With `--owned` as a third argument every line's [`Outcome`](picket_hids::Outcome) is
+//! built, as `Session::process` builds it for callers that keep everything.
 #![allow(clippy::unwrap_used)]
 use picket_hids::{load_ruleset, Input};
 
@@ -19,6 +21,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (ruleset, _) = load_ruleset(&[args[1].clone().into()]).unwrap();
     let text = std::fs::read(&args[2]).unwrap();
+    let owned = args.get(3).is_some_and(|a| a == "--owned");
     let mut session = ruleset.session();
     let start = cpu_seconds();
     let mut lines = 0u64;
@@ -32,14 +35,19 @@ fn main() {
             Ok(text) => std::borrow::Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(line),
         };
-        let outcome = session.process(Input {
+        let input = Input {
             line: &line,
             location: "bench",
             agent: "bench",
             default_hostname: "bench",
             time: picket_event::Timestamp::from_secs(1_700_000_000 + (lines / 100) as i64),
-        });
-        alerts += u64::from(outcome.alert);
+        };
+        let alert = if owned {
+            session.process(input).alert
+        } else {
+            session.analyse(input).alert
+        };
+        alerts += u64::from(alert);
         lines += 1;
     }
     let cpu = (cpu_seconds() - start).max(0.01);

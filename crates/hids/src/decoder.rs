@@ -511,15 +511,18 @@ impl DecoderSet {
     /// Decode one pre-decoded line. `log` is the message after the header.
     pub fn decode(&self, program_name: Option<&str>, log: &str) -> Decoded {
         let mut always = |_: u32| true;
+        let mut out = Decoded::default();
         match program_name {
             Some(program) => self.decode_candidates(
                 Some(program),
                 log,
                 &self.candidates_for_program(program),
                 &mut always,
+                &mut out,
             ),
-            None => self.decode_candidates(None, log, &[], &mut always),
+            None => self.decode_candidates(None, log, &[], &mut always, &mut out),
         }
+        out
     }
 
     /// The top-level decoders (positions in the program-name list) whose `program_name`
@@ -542,15 +545,20 @@ impl DecoderSet {
     /// Decode with the program-name candidates already known (see
     /// [`DecoderSet::candidates_for_program`]); `candidates` is ignored without a program.
     /// `present` answers whether any literal of a prematch's prefilter literal set occurs
-    /// in `log`; when none does, the prematch cannot match and is not run.
+    /// in `log`; when none does, the prematch cannot match and is not run. The result is
+    /// written to `out`, cleared first, whose buffers a caller can reuse line after line.
     pub fn decode_candidates(
         &self,
         program_name: Option<&str>,
         log: &str,
         candidates: &[u32],
         present: &mut dyn FnMut(u32) -> bool,
-    ) -> Decoded {
-        let mut out = Decoded::default();
+        out: &mut Decoded,
+    ) {
+        out.decoder = None;
+        out.parent = None;
+        out.fields.clear();
+        out.dropped_fields = 0;
         // Either the program's candidates or every decoder without a program name; one
         // iterator type for both, so no boxing per line.
         let with_program = program_name.is_some();
@@ -591,10 +599,10 @@ impl DecoderSet {
                     0,
                     log,
                     (parent_end, parent_end),
-                    &mut out,
+                    out,
                     present,
                 );
-                return out;
+                return;
             }
             let mut i = 0;
             while i < node.children.len() {
@@ -625,25 +633,24 @@ impl DecoderSet {
                         i += 1;
                     }
                     if i >= node.children.len() {
-                        return out;
+                        return;
                     }
                 }
                 i += 1;
             }
             let Some(start) = chain_start else {
-                return out;
+                return;
             };
             self.apply_chain(
                 &node.children,
                 start,
                 log,
                 (parent_end, child_end),
-                &mut out,
+                out,
                 present,
             );
-            return out;
+            return;
         }
-        out
     }
 
     /// Run the regex (or plugin) of `chain[start]`, and of the same-named siblings after it.

@@ -317,6 +317,7 @@ impl Ruleset {
             },
             keyed: FastMap::new(),
             key_buffer: String::new(),
+            decoded: Decoded::default(),
         }
     }
 }
@@ -364,6 +365,76 @@ pub struct Outcome {
     /// Whether an alert is raised: a rule matched with level above 0 and was not
     /// suppressed by its `ignore` timer.
     pub alert: bool,
+}
+
+/// Everything known about one analysed line, borrowed from the line and the session (see
+/// [`Session::analyse`]); [`Analysis::to_outcome`] makes the owned [`Outcome`].
+#[derive(Debug, Clone, Copy)]
+pub struct Analysis<'s> {
+    pub full_log: &'s str,
+    pub timestamp: Option<&'s str>,
+    pub hostname: &'s str,
+    pub program_name: Option<&'s str>,
+    pub log: &'s str,
+    pub location: &'s str,
+    /// The reported decoder name and the top-level decoder's name.
+    pub decoder: Option<&'s str>,
+    pub parent_decoder: Option<&'s str>,
+    pub fields: &'s Fields,
+    /// Index of the rule that matched.
+    rule: Option<usize>,
+    /// Whether an alert is raised, as [`Outcome::alert`].
+    pub alert: bool,
+    ruleset: &'s Ruleset,
+}
+
+impl Analysis<'_> {
+    /// The id of the rule that matched.
+    pub fn rule_id(&self) -> Option<u32> {
+        self.rule.map(|index| self.ruleset.rules.rules[index].id)
+    }
+
+    /// The level of the rule that matched.
+    pub fn rule_level(&self) -> Option<u8> {
+        self.rule.map(|index| self.ruleset.rules.rules[index].level)
+    }
+
+    /// The rule that matched, with its description's `$(field)`s substituted.
+    pub fn matched_rule(&self) -> Option<MatchedRule> {
+        let index = self.rule?;
+        let rule = &self.ruleset.rules.rules[index];
+        let (groups, mitre, file) = &self.ruleset.rule_info[index];
+        Some(MatchedRule {
+            id: rule.id,
+            level: rule.level,
+            description: substitute_description(
+                &rule.description,
+                self.fields,
+                self.hostname,
+                self.program_name,
+            ),
+            groups: Arc::clone(groups),
+            mitre: Arc::clone(mitre),
+            file: Arc::clone(file),
+        })
+    }
+
+    /// The owned copy of everything, as [`Session::process`] returns it.
+    pub fn to_outcome(&self) -> Outcome {
+        Outcome {
+            full_log: self.full_log.to_string(),
+            timestamp: self.timestamp.map(str::to_string),
+            hostname: self.hostname.to_string(),
+            program_name: self.program_name.map(str::to_string),
+            log: self.log.to_string(),
+            location: self.location.to_string(),
+            decoder: self.decoder.map(str::to_string),
+            parent_decoder: self.parent_decoder.map(str::to_string),
+            fields: self.fields.clone(),
+            rule: self.matched_rule(),
+            alert: self.alert,
+        }
+    }
 }
 
 /// Counters of a session, including every limit that was hit.
@@ -437,6 +508,8 @@ pub struct Session<'r> {
     /// Reused to build correlation keys without an allocation per search.
     key_buffer: String,
     scan: LiteralScan,
+    /// The current line's decoding, reused between lines.
+    decoded: Decoded,
 }
 
 /// The multi-pattern scan behind [`LiteralScan`]: which of a few thousand literals occur
@@ -944,8 +1017,16 @@ impl Session<'_> {
         self.stats
     }
 
-    /// Analyse one line.
+    /// Analyse one line, returning an owned [`Outcome`]. [`Session::analyse`] is the same
+    /// analysis without copying the line's parts and fields out of the session.
     pub fn process(&mut self, input: Input<'_>) -> Outcome {
+        self.analyse(input).to_outcome()
+    }
+
+    /// Analyse one line. The [`Analysis`] borrows the line and the session's scratch: a
+    /// caller that keeps little (a counter, or fields of the events that alert) copies only
+    /// that, and the session allocates nothing per line once its buffers have grown.
+    pub fn analyse<'s>(&'s mut self, input: Input<'s>) -> Analysis<'s> {
         self.stats.lines += 1;
         let mut line = input.line;
         if line.len() > self.limits.max_line {
@@ -956,13 +1037,16 @@ impl Session<'_> {
             line = &line[..end];
             self.stats.truncated_lines += 1;
         }
-        let ruleset = self.ruleset;
+        let ruleset: &'s Ruleset = self.ruleset;
         let pre = predecode(line);
         self.scan.next_line();
+        // Taken out for the walk (which borrows the session mutably) and put back before
+        // the analysis borrows it.
+        let mut decoded = std::mem::take(&mut self.decoded);
         let prefilter = ruleset.prefilter.as_ref();
         let scan = &mut self.scan;
         let mut present = |set: u32| scan.any_present(prefilter, pre.log, set);
-        let decoded: Decoded = match pre.program_name {
+        match pre.program_name {
             Some(program) => {
                 let candidates = match self.program_cache.get(program) {
                     Some(c) => Arc::clone(c),
@@ -981,12 +1065,15 @@ impl Session<'_> {
                     pre.log,
                     &candidates,
                     &mut present,
-                )
+                    &mut decoded,
+                );
             }
-            None => ruleset
-                .decoders
-                .decode_candidates(None, pre.log, &[], &mut present),
-        };
+            None => {
+                ruleset
+                    .decoders
+                    .decode_candidates(None, pre.log, &[], &mut present, &mut decoded)
+            }
+        }
         self.stats.dropped_fields += decoded.dropped_fields as u64;
         let decoder = decoded.decoder.map(|i| &ruleset.decoders.decoders()[i]);
         if decoder.is_some() {
@@ -1031,36 +1118,21 @@ impl Session<'_> {
                 self.remember(index, &view, &decoded.fields);
             }
         }
-        let rule = matched.map(|index| {
-            let rule = &ruleset.rules.rules[index];
-            MatchedRule {
-                id: rule.id,
-                level: rule.level,
-                description: substitute_description(
-                    &rule.description,
-                    &decoded.fields,
-                    hostname,
-                    pre.program_name,
-                ),
-                groups: Arc::clone(&ruleset.rule_info[index].0),
-                mitre: Arc::clone(&ruleset.rule_info[index].1),
-                file: Arc::clone(&ruleset.rule_info[index].2),
-            }
-        });
-        Outcome {
-            full_log: pre.full_log.to_string(),
-            timestamp: pre.timestamp.map(str::to_string),
-            hostname: hostname.to_string(),
-            program_name: pre.program_name.map(str::to_string),
-            log: pre.log.to_string(),
-            location: input.location.to_string(),
-            decoder: decoder.map(|d| d.name.clone()),
-            parent_decoder: decoded
-                .parent
-                .map(|i| ruleset.decoders.decoders()[i].name.clone()),
-            fields: decoded.fields,
-            rule,
+        let parent = decoded.parent;
+        self.decoded = decoded;
+        Analysis {
+            full_log: pre.full_log,
+            timestamp: pre.timestamp,
+            hostname,
+            program_name: pre.program_name,
+            log: pre.log,
+            location: input.location,
+            decoder: decoder.map(|d| d.name.as_str()),
+            parent_decoder: parent.map(|i| ruleset.decoders.decoders()[i].name.as_str()),
+            fields: &self.decoded.fields,
+            rule: matched,
             alert,
+            ruleset,
         }
     }
 

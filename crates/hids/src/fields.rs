@@ -16,10 +16,16 @@ pub fn canonical(name: &str) -> &str {
 }
 
 /// The fields of one event, in the order decoders set them. Names are shared with the
-/// decoder that set them, so recording a field allocates only its value.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// decoder that set them; values live in one text buffer, so recording a field allocates
+/// nothing once the buffer has grown, and a session reuses one `Fields` for every line.
+#[derive(Debug, Clone, Default)]
 pub struct Fields {
-    entries: Vec<(Arc<str>, String)>,
+    /// Name and the value's byte range in `text`.
+    entries: Vec<(Arc<str>, u32, u32)>,
+    /// The values, one after another. A value replaced by a longer one is appended anew
+    /// and the old bytes stay unused until [`Fields::clear`]; the buffer is therefore at
+    /// most the sum of the values set for one event, each capped at [`MAX_FIELD_LEN`].
+    text: String,
 }
 
 /// A decoder may emit at most this many fields; further ones are dropped (and counted by
@@ -27,6 +33,16 @@ pub struct Fields {
 pub const MAX_FIELDS: usize = 256;
 /// A field value is cut at this many bytes.
 pub const MAX_FIELD_LEN: usize = 64 * 1024;
+
+impl PartialEq for Fields {
+    /// Equal when the same names hold the same values in the same order, however the
+    /// values are laid out in the buffer.
+    fn eq(&self, other: &Fields) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Fields {}
 
 impl Fields {
     /// Set a field, replacing an earlier value of the same name. Returns false when the
@@ -48,16 +64,36 @@ impl Fields {
             end -= 1;
         }
         let value = &value[..end];
-        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| &**k == name) {
-            slot.1.clear();
-            slot.1.push_str(value);
-            return true;
-        }
-        if self.entries.len() >= MAX_FIELDS {
+        let slot = self.entries.iter().position(|(k, _, _)| &**k == name);
+        if slot.is_none() && self.entries.len() >= MAX_FIELDS {
             return false;
         }
-        self.entries.push((owned(), value.to_string()));
+        // Offsets are u32: a value that would take the buffer past 4 GiB (possible only if
+        // one event's fields are set again and again) is refused.
+        if self.text.len() + value.len() > u32::MAX as usize {
+            return false;
+        }
+        let start = self.text.len() as u32;
+        self.text.push_str(value);
+        let range_end = self.text.len() as u32;
+        match slot.and_then(|i| self.entries.get_mut(i)) {
+            Some(entry) => {
+                entry.1 = start;
+                entry.2 = range_end;
+            }
+            None => self.entries.push((owned(), start, range_end)),
+        }
         true
+    }
+
+    /// Forget every field, keeping the buffers for the next event.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.text.clear();
+    }
+
+    fn value(&self, start: u32, end: u32) -> &str {
+        self.text.get(start as usize..end as usize).unwrap_or("")
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -72,13 +108,13 @@ impl Fields {
         let found = self
             .entries
             .iter()
-            .find(|(k, _)| &**k == name)
+            .find(|(k, _, _)| &**k == name)
             .or_else(|| {
                 self.entries
                     .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .find(|(k, _, _)| k.eq_ignore_ascii_case(name))
             })
-            .map(|(_, v)| v.as_str());
+            .map(|&(_, start, end)| self.value(start, end));
         // Wazuh keeps `data` and `extra_data` apart; OSSEC has one field for both. A rule on
         // one therefore also sees the other when only that one was decoded.
         found.or_else(|| match name {
@@ -91,12 +127,14 @@ impl Fields {
     fn get_exact(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _, _)| &**k == name)
+            .map(|&(_, start, end)| self.value(start, end))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (&**k, v.as_str()))
+        self.entries
+            .iter()
+            .map(|(k, start, end)| (&**k, self.value(*start, *end)))
     }
 
     pub fn len(&self) -> usize {
@@ -142,5 +180,27 @@ mod tests {
         assert_eq!(f.len(), MAX_FIELDS);
         f.set("k0", &"é".repeat(MAX_FIELD_LEN));
         assert!(f.get("k0").unwrap().len() <= MAX_FIELD_LEN);
+    }
+
+    #[test]
+    fn cleared_fields_are_empty_and_equality_ignores_layout() {
+        let mut a = Fields::default();
+        a.set("srcip", "1.2.3.4");
+        a.set("srcip", "10.0.0.1");
+        a.set("user", "é");
+        a.set("user", "x");
+        let mut b = Fields::default();
+        b.set("srcip", "10.0.0.1");
+        b.set("user", "x");
+        assert_eq!(a, b, "same names and values in the same order");
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            [("srcip", "10.0.0.1"), ("dstuser", "x")]
+        );
+        a.clear();
+        assert!(a.is_empty());
+        assert_eq!(a.get("srcip"), None);
+        a.set("srcip", "5.6.7.8");
+        assert_eq!(a.get("srcip"), Some("5.6.7.8"));
     }
 }

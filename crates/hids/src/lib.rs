@@ -19,7 +19,7 @@ mod rules;
 pub mod xml;
 
 pub use decoder::{Category, Decoder, DecoderSet};
-pub use engine::{Input, Limits, MatchedRule, Outcome, Ruleset, Session, SessionStats};
+pub use engine::{Analysis, Input, Limits, MatchedRule, Outcome, Ruleset, Session, SessionStats};
 pub use error::LoadError;
 pub use fields::Fields;
 pub use lists::CdbList;

@@ -96,8 +96,9 @@ fn hids(args: HidsArgs) -> Result<i32> {
         };
         let line = line.trim_end_matches(['\n', '\r']);
         // Event time advances one second per 100 lines, a realistic rate for correlation
-        // windows, and stays independent of the wall clock.
-        let _ = session.process(Input {
+        // windows, and stays independent of the wall clock. The verdict is dropped, so the
+        // borrowed analysis is enough (a caller that keeps events uses `process`).
+        let _ = session.analyse(Input {
             line,
             location: "bench",
             agent: "bench",
