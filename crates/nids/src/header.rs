@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// What to do when the rule matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -541,11 +542,14 @@ impl fmt::Display for PortExpr {
 pub struct Header {
     pub action: Action,
     pub protocol: Protocol,
-    pub src: AddressExpr,
-    pub src_ports: PortExpr,
+    /// Addresses and ports are shared: a ruleset keeps one copy of each distinct
+    /// expression ([`crate::Ruleset`] interns them), since ET Open writes the same few
+    /// variables in tens of thousands of rules.
+    pub src: Arc<AddressExpr>,
+    pub src_ports: Arc<PortExpr>,
     pub direction: Direction,
-    pub dst: AddressExpr,
-    pub dst_ports: PortExpr,
+    pub dst: Arc<AddressExpr>,
+    pub dst_ports: Arc<PortExpr>,
 }
 
 impl fmt::Display for Header {

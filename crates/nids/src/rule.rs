@@ -5,6 +5,8 @@
 //! a legacy modifier (`content:"x"; http_uri;`) moves the previous content into its buffer;
 //! content modifiers (`nocase`, `depth`, `distance`...) change the previous content.
 
+use std::sync::Arc;
+
 use crate::buffers::{self, PAYLOAD};
 use crate::error::{ErrorKind, Position, RuleError};
 use crate::header::{header_fields, Action, AddressExpr, Direction, Header, PortExpr, Protocol};
@@ -145,7 +147,8 @@ pub struct Meta {
     pub sid: u64,
     pub rev: Option<u32>,
     pub gid: Option<u32>,
-    pub classtype: Option<String>,
+    /// Shared between rules of a ruleset (there are a few dozen classtypes).
+    pub classtype: Option<Arc<str>>,
     pub priority: Option<u8>,
     pub references: Vec<Reference>,
     /// `metadata` entries, normalised to `key value, key value` and kept as one string:
@@ -183,8 +186,9 @@ pub struct Rule {
     pub checks: Vec<HeaderCheck>,
     pub flow: Option<Flow>,
     pub flowbits: Vec<Flowbits>,
-    pub threshold: Option<Threshold>,
-    pub detection_filter: Option<Threshold>,
+    /// Boxed, as are other options few rules use: every rule pays for the inline size.
+    pub threshold: Option<Box<Threshold>>,
+    pub detection_filter: Option<Box<Threshold>>,
     /// `app-layer-protocol` conditions; all must hold.
     pub app_layer_protocols: Vec<AppLayerProtocol>,
     /// `noalert` (or `flowbits:noalert`).
@@ -565,11 +569,11 @@ fn parse_header(h: &str, rt: &RuleText) -> Result<Header, RuleError> {
     Ok(Header {
         action,
         protocol,
-        src,
-        src_ports,
+        src: Arc::new(src),
+        src_ports: Arc::new(src_ports),
         direction,
-        dst,
-        dst_ports,
+        dst: Arc::new(dst),
+        dst_ports: Arc::new(dst_ports),
     })
 }
 
@@ -635,7 +639,7 @@ fn apply_option(
             if rule.meta.classtype.is_some() {
                 return Err(ErrorKind::Conflict("another classtype".into()));
             }
-            rule.meta.classtype = Some(c.to_string())
+            rule.meta.classtype = Some(Arc::from(c))
         }
         "reference" => {
             let r = need(v)?;
@@ -1001,7 +1005,7 @@ fn apply_option(
                     "another threshold or detection_filter".into(),
                 ));
             }
-            rule.threshold = Some(Threshold::parse(need(v)?, true)?)
+            rule.threshold = Some(Box::new(Threshold::parse(need(v)?, true)?))
         }
         "detection_filter" => {
             if rule.threshold.is_some() || rule.detection_filter.is_some() {
@@ -1009,7 +1013,7 @@ fn apply_option(
                     "another threshold or detection_filter".into(),
                 ));
             }
-            rule.detection_filter = Some(Threshold::parse(need(v)?, false)?)
+            rule.detection_filter = Some(Box::new(Threshold::parse(need(v)?, false)?))
         }
         // Suricata 8 names the TCP header keywords `tcp.*`; the old names stay aliases.
         "flags" | "tcp.flags" => rule

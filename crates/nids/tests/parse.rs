@@ -49,8 +49,8 @@ fn header_fields() {
     assert_eq!(r.header.action, Action::Drop);
     assert_eq!(r.header.protocol.name, "udp");
     assert_eq!(r.header.direction, Direction::Both);
-    assert!(matches!(&r.header.src, AddressExpr::Group(g) if g.len() == 2));
-    assert_eq!(r.header.dst_ports, PortExpr::Range(None, Some(1023)));
+    assert!(matches!(&*r.header.src, AddressExpr::Group(g) if g.len() == 2));
+    assert_eq!(*r.header.dst_ports, PortExpr::Range(None, Some(1023)));
     for a in [
         "alert",
         "pass",
