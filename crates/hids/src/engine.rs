@@ -318,6 +318,7 @@ impl Ruleset {
             keyed: FastMap::new(),
             key_buffer: String::new(),
             decoded: Decoded::default(),
+            last_source: (Arc::from(""), Arc::from("")),
         }
     }
 }
@@ -453,8 +454,9 @@ pub struct SessionStats {
 #[derive(Debug)]
 struct Stored {
     time: i64,
-    agent: String,
-    location: String,
+    /// Shared with the other events of the same source (see [`Session::shared_source`]).
+    agent: Arc<str>,
+    location: Arc<str>,
     fields: Fields,
     matched: AtomicU32,
 }
@@ -502,7 +504,7 @@ pub struct Session<'r> {
     ignored_since: FastMap<usize, i64>,
     stats: SessionStats,
     /// Program name to the decoders that apply to it; bounded by [`PROGRAM_CACHE_MAX`].
-    program_cache: FastMap<String, Arc<[u32]>>,
+    program_cache: FastMap<String, Box<[u32]>>,
     /// Per frequency rule with `same_*` options: its window indexed by correlation key.
     keyed: FastMap<usize, KeyedWindow>,
     /// Reused to build correlation keys without an allocation per search.
@@ -510,6 +512,8 @@ pub struct Session<'r> {
     scan: LiteralScan,
     /// The current line's decoding, reused between lines.
     decoded: Decoded,
+    /// The agent and location of the last event remembered for correlation.
+    last_source: (Arc<str>, Arc<str>),
 }
 
 /// The multi-pattern scan behind [`LiteralScan`]: which of a few thousand literals occur
@@ -566,35 +570,42 @@ struct WindowTable {
 
 const WINDOW_BITMAP_WORDS: usize = (1 << WINDOW_HASH_BITS) / 64;
 
+/// 16 bytes, so that the entries a scan touches stay in the L1 cache.
 #[derive(Debug, Clone, Copy)]
 struct WindowEntry {
+    /// The literal's first 8 bytes (little-endian, zero beyond its end): most candidates
+    /// are rejected by one compare, and literals of up to 8 bytes are confirmed by it
+    /// without a call to `memcmp`.
+    head: u64,
     /// The window (three bytes and a zero for 3-byte literals).
     window: u32,
+    literal: u16,
     /// Where the window sits in the literal.
-    offset: u32,
-    literal: u32,
-    /// The literal's first 8 bytes (little-endian, zero beyond its end) and the mask of
-    /// those it has: most candidates are rejected by one compare, and literals of up to 8
-    /// bytes are confirmed by it without a call to `memcmp`.
-    head: u64,
-    head_mask: u64,
+    offset: u8,
+    /// How many bytes of `head` the literal has (at most 8).
+    head_len: u8,
 }
 
 impl WindowEntry {
-    fn new(window: u32, offset: usize, literal: usize, bytes: &[u8]) -> WindowEntry {
+    /// None when the ids or offsets do not fit the compact fields.
+    fn new(window: u32, offset: usize, literal: usize, bytes: &[u8]) -> Option<WindowEntry> {
         let mut head = [0u8; 8];
         let take = bytes.len().min(8);
         head[..take].copy_from_slice(&bytes[..take]);
-        WindowEntry {
-            window,
-            offset: offset as u32,
-            literal: literal as u32,
+        Some(WindowEntry {
             head: u64::from_le_bytes(head),
-            head_mask: if take == 8 {
-                u64::MAX
-            } else {
-                (1u64 << (take * 8)) - 1
-            },
+            window,
+            literal: u16::try_from(literal).ok()?,
+            offset: u8::try_from(offset).ok()?,
+            head_len: take as u8,
+        })
+    }
+
+    fn head_mask(&self) -> u64 {
+        if self.head_len >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (u32::from(self.head_len) * 8)) - 1
         }
     }
 }
@@ -666,8 +677,8 @@ struct ScanMarks {
 }
 
 impl Prefilter {
-    /// Index `literals` (lower-cased, none shorter than 3 bytes; None otherwise), and the
-    /// `sets` of literal ids callers will ask about.
+    /// Index `literals` (lower-cased, none shorter than 3 bytes, at most 65536 of them;
+    /// None otherwise), and the `sets` of literal ids callers will ask about.
     fn new(literals: &[String], sets: &[Vec<u32>]) -> Option<Prefilter> {
         if literals.iter().any(|l| l.len() < 3) {
             return None;
@@ -695,14 +706,14 @@ impl Prefilter {
             let bytes = literal.as_bytes();
             if bytes.len() == 3 {
                 let window = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]);
-                short.push(WindowEntry::new(window, 0, id, bytes));
+                short.push(WindowEntry::new(window, 0, id, bytes)?);
             } else {
                 let these = windows(bytes);
                 let (offset, &window) = these
                     .iter()
                     .enumerate()
                     .min_by_key(|(i, w)| (sharing.get(w).copied().unwrap_or(0), *i))?;
-                long.push(WindowEntry::new(window, offset, id, bytes));
+                long.push(WindowEntry::new(window, offset, id, bytes)?);
             }
         }
         let mut sets_of_start = vec![0u32; literals.len() + 1];
@@ -795,7 +806,7 @@ impl Prefilter {
         let head = u64::from_le_bytes([
             head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
         ]);
-        if head & entry.head_mask != entry.head {
+        if head & entry.head_mask() != entry.head {
             return;
         }
         let id = entry.literal as usize;
@@ -1048,22 +1059,19 @@ impl Session<'_> {
         let mut present = |set: u32| scan.any_present(prefilter, pre.log, set);
         match pre.program_name {
             Some(program) => {
-                let candidates = match self.program_cache.get(program) {
-                    Some(c) => Arc::clone(c),
-                    None => {
-                        let c: Arc<[u32]> = ruleset.decoders.candidates_for_program(program).into();
-                        if self.program_cache.len() >= PROGRAM_CACHE_MAX {
-                            self.program_cache.clear();
-                        }
-                        self.program_cache
-                            .insert(program.to_string(), Arc::clone(&c));
-                        c
+                let cache = &mut self.program_cache;
+                if !cache.contains_key(program) {
+                    if cache.len() >= PROGRAM_CACHE_MAX {
+                        cache.clear();
                     }
-                };
+                    let c = ruleset.decoders.candidates_for_program(program).into();
+                    cache.insert(program.to_string(), c);
+                }
+                let candidates = cache.get(program).map_or(&[][..], |c| &c[..]);
                 ruleset.decoders.decode_candidates(
                     Some(program),
                     pre.log,
-                    &candidates,
+                    candidates,
                     &mut present,
                     &mut decoded,
                 );
@@ -1169,10 +1177,11 @@ impl Session<'_> {
         if targets.is_empty() {
             return;
         }
+        let (agent, location) = self.shared_source(view.agent, view.location);
         let stored = Arc::new(Stored {
             time: view.time.as_secs(),
-            agent: view.agent.to_string(),
-            location: view.location.to_string(),
+            agent,
+            location,
             fields: fields.clone(),
             matched: AtomicU32::new(view.matched),
         });
@@ -1233,6 +1242,20 @@ impl Session<'_> {
                 keyed.entries += 1;
             }
         }
+    }
+
+    /// The agent and location of a stored event, as shared strings: a stream has few
+    /// sources, and consecutive events mostly share the last one's, so this spares two
+    /// allocations per remembered event.
+    fn shared_source(&mut self, agent: &str, location: &str) -> (Arc<str>, Arc<str>) {
+        let last = &mut self.last_source;
+        if *last.0 != *agent {
+            last.0 = Arc::from(agent);
+        }
+        if *last.1 != *location {
+            last.1 = Arc::from(location);
+        }
+        (Arc::clone(&last.0), Arc::clone(&last.1))
     }
 
     fn check_node(&mut self, node: usize, view: &mut View<'_>, depth: usize) -> Option<usize> {
@@ -1463,7 +1486,7 @@ impl Session<'_> {
             if now - stored.time > i64::from(rule.timeframe) {
                 return false;
             }
-            if !rule.global_frequency && stored.agent != view.agent {
+            if !rule.global_frequency && *stored.agent != *view.agent {
                 continue;
             }
             let same_ok = rule.same.iter().all(|c| match c {
@@ -1474,8 +1497,8 @@ impl Session<'_> {
                     (Some(a), Some(b)) => a == b,
                     _ => false,
                 },
-                Correlate::Agent => stored.agent == view.agent,
-                Correlate::Location => stored.location == view.location,
+                Correlate::Agent => *stored.agent == *view.agent,
+                Correlate::Location => *stored.location == *view.location,
             });
             if !same_ok {
                 continue;
@@ -1488,8 +1511,8 @@ impl Session<'_> {
                     (Some(a), Some(b)) => a != b,
                     _ => true,
                 },
-                Correlate::Agent => stored.agent != view.agent,
-                Correlate::Location => stored.location != view.location,
+                Correlate::Agent => *stored.agent != *view.agent,
+                Correlate::Location => *stored.location != *view.location,
             });
             if !different_ok {
                 continue;
