@@ -13,8 +13,12 @@ fn invalid(msg: impl Into<String>) -> ErrorKind {
 pub enum Value<T> {
     /// A literal number.
     Num(T),
-    /// A variable set by `byte_extract` earlier in the rule.
-    Var(String),
+    /// A variable set by `byte_extract` earlier in the rule. Boxed twice on purpose: a
+    /// thin pointer keeps `Option<Value<u32>>` at 16 bytes (a `String` or `Box<str>` makes
+    /// it 24), and a content's four position modifiers are most of the size of every
+    /// [`crate::Match`] a ruleset holds. Variables are rare.
+    #[allow(clippy::box_collection)]
+    Var(Box<String>),
 }
 
 impl<T: fmt::Display> fmt::Display for Value<T> {
@@ -39,7 +43,7 @@ pub(crate) fn parse_value<T: std::str::FromStr>(s: &str) -> Result<Value<T>, Err
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
     {
-        return Ok(Value::Var(s.to_string()));
+        return Ok(Value::Var(Box::new(s.to_string())));
     }
     Err(invalid(format!("`{s}` is not a number or variable")))
 }
@@ -413,7 +417,7 @@ impl ByteMath {
                     })
                 }
                 ("result", v) => match parse_value::<u64>(v)? {
-                    Value::Var(name) => result = Some(name),
+                    Value::Var(name) => result = Some(*name),
                     Value::Num(_) => return Err(invalid("byte_math result must be a name")),
                 },
                 ("endian", "big") => endian = Some(Endian::Big),
@@ -702,7 +706,7 @@ impl ByteExtract {
         let mut e = ByteExtract {
             nbytes,
             offset,
-            name,
+            name: *name,
             relative: false,
             multiplier: None,
             endian: None,
@@ -1490,8 +1494,8 @@ mod tests {
             "bytes 1, offset 1, oper <<, rvalue 2, result r, relative"
         );
         let m = ByteMath::parse("bytes n, offset 0, oper +, rvalue v, result r").unwrap();
-        assert_eq!(m.nbytes, Value::Var("n".into()));
-        assert_eq!(m.rvalue, Value::Var("v".into()));
+        assert_eq!(m.nbytes, Value::Var(Box::new("n".into())));
+        assert_eq!(m.rvalue, Value::Var(Box::new("v".into())));
         assert!(ByteMath::parse("bytes 1, offset 0, oper %, rvalue 1, result r").is_err());
         assert!(ByteMath::parse("bytes 1, offset 0, oper +, rvalue 1").is_err());
         assert!(ByteMath::parse("bytes 5, offset 0, oper +, rvalue 1, result r").is_err());

@@ -24,7 +24,9 @@ pub enum Match {
     ByteTest(ByteTest),
     ByteJump(ByteJump),
     ByteExtract(ByteExtract),
-    ByteMath(ByteMath),
+    /// Boxed: the largest inspection and the rarest (none in ET Open), so it does not set
+    /// the size of every other.
+    ByteMath(Box<ByteMath>),
     /// `bsize`: the buffer's length.
     Bsize(NumCmp),
     /// `urilen[:...][,raw|norm]`: the URI length (raw when the flag is set).
@@ -439,7 +441,7 @@ impl Builder {
     /// byte_extract in the text, and a rendered rule must parse back.
     fn check_var<T>(&mut self, v: &Value<T>) -> Result<(), ErrorKind> {
         if let Value::Var(name) = v {
-            self.var_uses.push((name.clone(), self.option_index));
+            self.var_uses.push((name.to_string(), self.option_index));
         }
         Ok(())
     }
@@ -884,7 +886,7 @@ fn apply_option(
             b.check_var(&m.offset)?;
             b.check_var(&m.rvalue)?;
             b.extract_vars.push(m.result.clone());
-            b.push(Match::ByteMath(m));
+            b.push(Match::ByteMath(Box::new(m)));
         }
         "bsize" => {
             if b.current.0 == PAYLOAD {

@@ -48,7 +48,7 @@ fn round_trip(set: &Ruleset) -> usize {
     for lr in &set.rules {
         let text = lr.rule.to_string();
         match picket_nids::parse_line(&text) {
-            Ok(again) if again == lr.rule => {}
+            Ok(again) if again == *lr.rule => {}
             Ok(_) => {
                 failures += 1;
                 if failures <= 5 {

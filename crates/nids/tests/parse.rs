@@ -238,7 +238,7 @@ fn pcre_and_payload_keywords() {
     assert!(matches!(&m[3], Match::ByteTest(_)));
     assert!(matches!(&m[4], Match::ByteJump(j) if j.align));
     assert!(matches!(&m[5], Match::ByteExtract(e) if e.name == "len"));
-    assert!(matches!(&m[6], Match::IsDataAt(d) if d.size == Value::Var("len".into())));
+    assert!(matches!(&m[6], Match::IsDataAt(d) if d.size == Value::Var(Box::new("len".into()))));
     assert_eq!(r.checks, [HeaderCheck::Dsize(NumCmp::Gt(10))]);
     // a pcre buffer letter puts the pcre in that buffer
     let r = ok(r#"pcre:"/\/admin/U"; sid:1;"#);
