@@ -213,7 +213,13 @@ impl<'r> Ingest<'r> {
             if let Some(alert) =
                 analyse_event(session, source, &event, min_alert_level, &mut report)
             {
-                tx.insert(key.part(1), &alert)?;
+                tx.insert_eve(
+                    key.part(1),
+                    alert.timestamp,
+                    &alert.event_type,
+                    alert.alert,
+                    &alert.eve,
+                )?;
                 report.alerts += 1;
             }
         }
@@ -265,9 +271,10 @@ impl<'r> Ingest<'r> {
                 Some(eve) if !changed => AnalysedRow::received(seq, &event, eve),
                 _ => AnalysedRow::new(seq, 0, &event),
             });
-            if let Some(alert) = alert {
+            if let Some(mut alert) = alert {
                 report.alerts += 1;
-                analysed.rows.push(AnalysedRow::new(seq, 1, &alert));
+                alert.seq = seq;
+                analysed.rows.push(alert);
             }
         }
         let c = &mut self.counters;
@@ -339,10 +346,11 @@ fn analyse_event(
     event: &Event,
     min_alert_level: u8,
     report: &mut IngestReport,
-) -> Option<Event> {
+) -> Option<AnalysedRow> {
     if event.event_type == "honeytoken" {
         report.analysed += 1;
-        return honeytoken_alert(event, min_alert_level);
+        return honeytoken_alert(event, min_alert_level)
+            .map(|alert| AnalysedRow::new(None, 1, &alert));
     }
     let (line, location) = analysed_line(event)?;
     report.analysed += 1;
@@ -362,7 +370,7 @@ fn analyse_event(
         report.below_alert_level += 1;
         return None;
     }
-    alert_event(&outcome, event)
+    hids_alert_row(&outcome, event)
 }
 
 /// The line and location the host engine sees for `event`, if it analyses this kind.
@@ -453,7 +461,9 @@ pub fn honeytoken_alert(event: &Event, min_alert_level: u8) -> Option<Event> {
 }
 
 /// The EVE `alert` event for an outcome that raises one, built as `picket demo` builds it,
-/// plus the analysed line and decoder under `picket`.
+/// plus the analysed line and decoder under `picket`. [`hids_alert_row`] writes the same
+/// text without building it; this stays as the reference it is tested against.
+#[cfg(test)]
 fn alert_event(outcome: &Outcome, cause: &Event) -> Option<Event> {
     let rule = outcome.rule.as_ref().filter(|_| outcome.alert)?;
     let alert = Alert {
@@ -488,6 +498,104 @@ fn alert_event(outcome: &Outcome, cause: &Event) -> Option<Event> {
         }
     }
     Some(event)
+}
+
+/// One value under the alert's `picket` object, as [`hids_alert_row`] writes it.
+enum PicketValue<'a> {
+    Text(&'a str),
+    Number(u8),
+    List(&'a [String]),
+    Json(&'a Value),
+}
+
+/// The row of the alert an outcome raises (seq left for the caller), the same text as
+/// [`alert_event`]`(..).write_eve(Extended)`, written straight from the outcome: building
+/// the `Event` first (its body and `picket` maps, their keys and copies of every string)
+/// and then writing it was a third of the analysis stage when most lines raise alerts.
+fn hids_alert_row(outcome: &Outcome, cause: &Event) -> Option<AnalysedRow> {
+    let rule = outcome.rule.as_ref().filter(|_| outcome.alert)?;
+    let severity = Alert::severity_from_level(rule.level);
+    // The envelope is the cause's, as `Alert::into_event` copies it, written by the
+    // envelope writer itself so that the two cannot drift; body and `picket` follow.
+    let mut envelope = Event::new(cause.timestamp, "alert");
+    envelope.host.clone_from(&cause.host);
+    envelope.flow_id = cause.flow_id;
+    envelope.community_id.clone_from(&cause.community_id);
+    envelope.endpoints = cause.endpoints.clone();
+    if envelope.endpoints.src_ip.is_none() {
+        envelope.endpoints.src_ip = outcome.fields.get("srcip").map(str::to_string);
+    }
+    let mut out = Vec::with_capacity(512 + outcome.full_log.len());
+    envelope
+        .write_eve(picket_event::EveMode::Extended, &mut out)
+        .ok()?;
+    // The envelope ends its object; the alert's fields go before that brace.
+    if out.pop() != Some(b'}') {
+        return None;
+    }
+    let text = |out: &mut Vec<u8>, value: &str| serde_json::to_writer(&mut *out, value).ok();
+    // The body's keys in the order a `serde_json::Map` keeps them (sorted).
+    out.extend_from_slice(b",\"alert\":{\"action\":\"allowed\",\"category\":");
+    text(&mut out, &rule.groups.join(","))?;
+    out.extend_from_slice(
+        format!(",\"gid\":1,\"rev\":1,\"severity\":{severity},\"signature\":").as_bytes(),
+    );
+    text(&mut out, &rule.description)?;
+    out.extend_from_slice(format!(",\"signature_id\":{}}}", rule.id).as_bytes());
+    // `picket`: the cause's own fields, then ours over them, sorted by key as a map is.
+    let mut fields: Vec<(&str, PicketValue<'_>)> = Vec::with_capacity(cause.picket.len() + 9);
+    fields.push(("engine", PicketValue::Text("hids")));
+    fields.push(("level", PicketValue::Number(rule.level)));
+    if !rule.groups.is_empty() {
+        fields.push(("groups", PicketValue::List(&rule.groups)));
+    }
+    if !rule.mitre.is_empty() {
+        fields.push(("mitre", PicketValue::List(&rule.mitre)));
+    }
+    fields.push(("full_log", PicketValue::Text(&outcome.full_log)));
+    fields.push(("location", PicketValue::Text(&outcome.location)));
+    if let Some(decoder) = &outcome.decoder {
+        fields.push(("decoder", PicketValue::Text(decoder)));
+    }
+    for name in ["srcuser", "dstuser"] {
+        if let Some(value) = outcome.fields.get(name) {
+            fields.push((name, PicketValue::Text(value)));
+        }
+    }
+    for (key, value) in &cause.picket {
+        if !fields.iter().any(|(ours, _)| *ours == key.as_str()) {
+            fields.push((key.as_str(), PicketValue::Json(value)));
+        }
+    }
+    fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.extend_from_slice(b",\"picket\":{");
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        text(&mut out, key)?;
+        out.push(b':');
+        match value {
+            PicketValue::Text(value) => text(&mut out, value)?,
+            PicketValue::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            PicketValue::List(items) => serde_json::to_writer(&mut out, items).ok()?,
+            PicketValue::Json(value) => serde_json::to_writer(&mut out, value).ok()?,
+        }
+    }
+    out.extend_from_slice(b"}}");
+    Some(AnalysedRow {
+        seq: None,
+        part: 1,
+        timestamp: cause.timestamp,
+        event_type: "alert".to_string(),
+        alert: Some(AlertColumns {
+            rule: Some(u64::from(rule.id)),
+            severity: Some(severity),
+            level: Some(rule.level),
+        }),
+        // Only strings serde_json escaped and ASCII went in.
+        eve: String::from_utf8(out).ok()?,
+    })
 }
 
 /// One row ready to store: its key parts and its EVE text.
@@ -594,4 +702,68 @@ pub fn store_analysed(
     tx.saw_source(&analysed.source, received, report.received)?;
     tx.commit()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The alert text written straight from the outcome is byte for byte what building the
+    /// alert `Event` and writing it gives, for every alert of the demo story and causes
+    /// with and without their own envelope and `picket` fields.
+    #[test]
+    fn alert_written_from_the_outcome_equals_the_alert_event_written() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+        let (ruleset, _) = picket_hids::load_ruleset(&[root.clone()]).unwrap();
+        let sample = std::fs::read_to_string(root.join("samples/demo.log")).unwrap();
+        let mut session = ruleset.session();
+        let mut compared = 0;
+        for (i, line) in sample.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+            let mut cause = Event::new(Timestamp::from_secs(1_795_766_531 + i as i64), "log");
+            cause.body = serde_json::json!({ "line": line, "path": "/var/log/auth.log" });
+            match i % 3 {
+                0 => cause.host = Some("work".into()),
+                1 => {
+                    cause.host = Some("sys-\"net\"\n".into());
+                    cause.flow_id = Some(7);
+                    cause.endpoints.src_ip = Some("10.0.0.9".into());
+                    cause.endpoints.dest_port = Some(22);
+                    cause
+                        .picket
+                        .insert("claimed_host".into(), Value::from("vault"));
+                    // Keys the alert sets itself: the alert's value wins.
+                    cause.picket.insert("level".into(), Value::from(99));
+                    cause.picket.insert("decoder".into(), Value::from("forged"));
+                }
+                _ => {
+                    cause
+                        .picket
+                        .insert("zz".into(), serde_json::json!({"a": [1, "é"]}));
+                    cause.picket.insert("groups".into(), Value::from("theirs"));
+                }
+            }
+            let outcome = session.process(Input {
+                line,
+                location: "/var/log/auth.log",
+                agent: "work",
+                default_hostname: "work",
+                time: cause.timestamp,
+            });
+            let Some(expected) = alert_event(&outcome, &cause) else {
+                assert!(hids_alert_row(&outcome, &cause).is_none(), "{line}");
+                continue;
+            };
+            let row = hids_alert_row(&outcome, &cause).unwrap();
+            let mut text = Vec::new();
+            expected
+                .write_eve(picket_event::EveMode::Extended, &mut text)
+                .unwrap();
+            assert_eq!(row.eve, String::from_utf8(text).unwrap(), "{line}");
+            assert_eq!(row.alert, AlertColumns::of(&expected));
+            assert_eq!(row.timestamp, expected.timestamp);
+            compared += 1;
+        }
+        assert!(compared > 20, "only {compared} alerts compared");
+    }
 }
