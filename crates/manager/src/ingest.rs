@@ -715,7 +715,7 @@ mod tests {
     #[test]
     fn alert_written_from_the_outcome_equals_the_alert_event_written() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
-        let (ruleset, _) = picket_hids::load_ruleset(&[root.clone()]).unwrap();
+        let (ruleset, _) = picket_hids::load_ruleset(std::slice::from_ref(&root)).unwrap();
         let sample = std::fs::read_to_string(root.join("samples/demo.log")).unwrap();
         let mut session = ruleset.session();
         let mut compared = 0;
