@@ -698,10 +698,8 @@ mod tests {
     #[test]
     fn a_quieted_dns_query_quiets_its_response_only() {
         let mut f = flow(1000, 1);
-        let msg = |id: u64, kind: &str| AppEvent {
-            event_type: "dns",
-            body: serde_json::json!({"type": kind, "id": id}),
-        };
+        let msg =
+            |id: u64, kind: &str| AppEvent::new("dns", serde_json::json!({"type": kind, "id": id}));
         assert!(f.quiet_record(&msg(7, "request"), true));
         assert!(!f.quiet_record(&msg(8, "request"), false));
         assert!(!f.quiet_record(&msg(8, "response"), false));
@@ -716,10 +714,7 @@ mod tests {
         assert_eq!(f.quiet_txs.len(), MAX_QUIET_TXS);
         assert!(!f.quiet_record(&msg(100, "response"), false));
         // Records without a transaction key follow the flag alone.
-        let http = AppEvent {
-            event_type: "http",
-            body: serde_json::json!({"id": 1}),
-        };
+        let http = AppEvent::new("http", serde_json::json!({"id": 1}));
         assert!(f.quiet_record(&http, true));
         assert!(!f.quiet_record(&http, false));
     }

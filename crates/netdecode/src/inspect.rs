@@ -8,6 +8,8 @@
 
 use picket_event::Timestamp;
 use picket_proto::AppEvent;
+/// Which side of a transaction an [`AppView`] offers; the engine needs it to fire once per side.
+pub use picket_proto::Stage;
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 

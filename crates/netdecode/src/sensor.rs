@@ -136,6 +136,9 @@ pub struct Sensor {
     /// The direction (`ORIG`/`RESP`) whose bytes completed each of `app_events`: with
     /// delivery on acknowledgement, a packet completes records of the other direction.
     app_dirs: Vec<usize>,
+    /// Detection-only snapshots of transactions whose side in the current packet's
+    /// direction completed ([`picket_proto::Stage::Request`]); never logged.
+    progress: Vec<AppEvent>,
     /// Bytes of the direction opposite to the current packet that its acknowledgement
     /// handed to the parser (at most `RAW_KEEP`), for rules on that side's raw bytes.
     acked_raw: Vec<u8>,
@@ -167,6 +170,7 @@ impl Sensor {
             ended: Vec::new(),
             app_events: Vec::new(),
             app_dirs: Vec::new(),
+            progress: Vec::new(),
             acked_raw: Vec::new(),
             sweep_pending: false,
             inspector: None,
@@ -479,6 +483,7 @@ impl Sensor {
         app_events.clear();
         let app_dirs = &mut self.app_dirs;
         app_dirs.clear();
+        self.progress.clear();
         self.acked_raw.clear();
         match transport {
             Transport::Tcp {
@@ -607,6 +612,11 @@ impl Sensor {
                     if !matches!(app, AppSlot::Pending | AppSlot::Attached(_)) && mine.keep_data {
                         mine.release(&mut self.reassembly);
                         theirs.release(&mut self.reassembly);
+                    }
+                }
+                if self.inspector.is_some() {
+                    if let AppSlot::Attached(parser) = app {
+                        parser.progress(direction(dir), &mut self.progress);
                     }
                 }
                 conn.tcp_packet(dir, flags, payload.len(), window, retransmission);
@@ -767,14 +777,17 @@ impl Sensor {
             }
             out.push(e);
         }
-        if self.app_events.is_empty() {
+        if self.app_events.is_empty() && self.progress.is_empty() {
             return;
         }
         let mut extra = Vec::new();
-        if let AppSlot::Attached(parser) = &flow.app {
-            parser.detect_buffers(&mut extra);
-        }
-        for event in &self.app_events {
+        // Finished records first (their quiet flags line up with `app_events`), then the
+        // snapshots of requests that completed.
+        for (i, event) in self.app_events.iter().chain(&self.progress).enumerate() {
+            extra.clear();
+            if let AppSlot::Attached(parser) = &flow.app {
+                parser.detect_buffers_of(event.tx_id, &mut extra);
+            }
             let app = AppView {
                 event,
                 extra: &extra,
@@ -784,6 +797,7 @@ impl Sensor {
             let mut quiet = false;
             for v in verdicts.drain(..) {
                 if v.quiet_tx {
+                    // A snapshot is not logged, so there is nothing to keep out of the log.
                     quiet = true;
                     continue;
                 }
@@ -794,7 +808,9 @@ impl Sensor {
                 e.extra.insert("pkt_src".into(), Value::from("wire/pcap"));
                 out.push(e);
             }
-            self.quiet.push(quiet);
+            if i < self.app_events.len() {
+                self.quiet.push(quiet);
+            }
         }
     }
 
@@ -1196,12 +1212,13 @@ fn inspect_flushed(
         app_proto: detected_app_proto(flow),
     };
     let mut extra = Vec::new();
-    if let AppSlot::Attached(parser) = &flow.app {
-        parser.detect_buffers(&mut extra);
-    }
     let mut verdicts = Vec::new();
     let mut quiet = Vec::with_capacity(events.len());
     for event in events {
+        extra.clear();
+        if let AppSlot::Attached(parser) = &flow.app {
+            parser.detect_buffers_of(event.tx_id, &mut extra);
+        }
         inspector.app(
             &view,
             &AppView {
@@ -1266,7 +1283,17 @@ fn alert_event(
     }
     e.extra.insert("flow".into(), flow_obj);
     if let Some(event) = app.filter(|_| verdict.with_app) {
-        e.extra.insert(event.event_type.into(), event.body.clone());
+        let mut body = event.body.clone();
+        if let (Value::Object(o), "http") = (&mut body, event.event_type) {
+            // Suricata's alert carries the transaction's basic and extended fields, not
+            // the header arrays (those are the `http` record's dump-all-headers option).
+            o.remove("request_headers");
+            o.remove("response_headers");
+        }
+        e.extra.insert(event.event_type.into(), body);
+        if let Some(id) = event.tx_id {
+            e.extra.insert("tx_id".into(), Value::from(id));
+        }
     }
     for (k, v) in &verdict.extra {
         e.extra.insert(k.clone(), v.clone());
@@ -1438,6 +1465,9 @@ fn app_event(
     let dir = if event.event_type == "dns" { dir } else { ORIG };
     let mut e = envelope(flow, ts, event.event_type, dir, host);
     e.body = event.body.clone();
+    if let Some(id) = event.tx_id {
+        e.extra.insert("tx_id".into(), Value::from(id));
+    }
     e
 }
 

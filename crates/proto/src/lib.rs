@@ -61,6 +61,45 @@ pub enum Transport {
 pub struct AppEvent {
     pub event_type: &'static str,
     pub body: Value,
+    /// Which part of its transaction detection inspects with this record.
+    pub stage: Stage,
+    /// The transaction's number in its flow (from 0), for protocols that count them
+    /// (HTTP); EVE writes it as the top-level `tx_id`.
+    pub tx_id: Option<u64>,
+}
+
+impl AppEvent {
+    /// A whole record, inspected on both sides and logged.
+    pub fn new(event_type: &'static str, body: Value) -> Self {
+        AppEvent {
+            event_type,
+            body,
+            stage: Stage::Whole,
+            tx_id: None,
+        }
+    }
+
+    /// Whether the record is written to the log (a [`Stage::Request`] snapshot is not).
+    pub fn logged(&self) -> bool {
+        self.stage != Stage::Request
+    }
+}
+
+/// How much of a transaction a record hands to detection. Suricata inspects each
+/// direction of a transaction as soon as that direction is complete, so a rule on the
+/// request fires when the request is in, not when the response has followed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stage {
+    /// The finished transaction: logged, and both sides inspected.
+    #[default]
+    Whole,
+    /// The request side is complete (the body is the transaction so far): inspected on the
+    /// request side only, and not logged.
+    Request,
+    /// The finished transaction whose request side was already inspected as a
+    /// [`Stage::Request`]: logged, and only the response side (and rules that span both
+    /// sides) inspected.
+    Response,
 }
 
 /// The one seam between the sensor and every protocol parser.
@@ -80,6 +119,19 @@ pub trait AppParser: Send + std::fmt::Debug {
     /// Buffers for the rule engine that the EVE body does not carry (HTTP bodies of the
     /// last logged transaction), as `(buffer name, bytes)`.
     fn detect_buffers<'a>(&'a self, _out: &mut Vec<(&'static str, &'a [u8])>) {}
+    /// As [`AppParser::detect_buffers`], for the record with this `tx_id` (a pending
+    /// transaction's snapshot, or a recently logged one); nothing when it is no longer kept.
+    fn detect_buffers_of<'a>(
+        &'a self,
+        _tx_id: Option<u64>,
+        out: &mut Vec<(&'static str, &'a [u8])>,
+    ) {
+        self.detect_buffers(out);
+    }
+    /// Detection-only snapshots ([`Stage::Request`]) of transactions whose `direction` side
+    /// completed since the last call. The sensor asks on each packet travelling in
+    /// `direction`, as Suricata inspects a direction's progress on that direction's packets.
+    fn progress(&mut self, _direction: Direction, _out: &mut Vec<AppEvent>) {}
 }
 
 /// Chooses a parser for a new flow: by content first (TLS record header, HTTP method or status

@@ -138,10 +138,7 @@ fn every_logger_output_validates_against_suricata_8_schema() {
         .iter()
         .filter(|(_, e)| e.event_type == "dns")
         .flat_map(|(_, e)| v2.records(&e.body))
-        .map(|body| AppEvent {
-            event_type: "dns",
-            body,
-        })
+        .map(|body| AppEvent::new("dns", body))
         .collect();
     assert!(!dns.is_empty());
     events.extend(dns.into_iter().map(|e| ("dns", e)));
@@ -171,9 +168,6 @@ fn schema_rejects_an_unknown_field_so_the_check_can_fail() {
     let text = std::fs::read_to_string(&path).expect("read schema");
     let schema: Value = serde_json::from_str(&text).expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
-    let ev = AppEvent {
-        event_type: "dns",
-        body: json!({"version": 3, "not_a_field": 1}),
-    };
+    let ev = AppEvent::new("dns", json!({"version": 3, "not_a_field": 1}));
     assert!(!validator.is_valid(&envelope(&ev, "dns")));
 }

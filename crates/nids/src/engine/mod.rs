@@ -35,6 +35,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use picket_netdecode::inspect::Stage;
 use picket_netdecode::inspect::{AppView, Inspector, PacketView, Verdict};
 use serde_json::{json, Map, Value};
 
@@ -590,8 +591,17 @@ impl Engine {
         } else {
             ((p.dst, p.dport), (p.src, p.sport))
         };
+        // A request snapshot is inspected on the request side only; the record that
+        // completes that transaction later is inspected on the response side only, so each
+        // rule still fires once per transaction.
+        let stage = a.event.stage;
         for (to_server, bufs) in [(true, &req), (false, &resp)] {
-            if bufs.is_empty() {
+            let offered = match stage {
+                Stage::Whole => true,
+                Stage::Request => to_server,
+                Stage::Response => !to_server,
+            };
+            if bufs.is_empty() || !offered {
                 continue;
             }
             let (src, dst) = if to_server {
@@ -635,7 +645,7 @@ impl Engine {
             self.run(&mut cands, p, &side, true, out);
             self.cands = cands;
         }
-        if self.transactional {
+        if self.transactional && stage != Stage::Request {
             self.inspect_transaction(p, a, (client, server), [&req, &resp], out);
         }
     }

@@ -56,10 +56,7 @@ impl DnsParser {
     fn message(&mut self, msg: &[u8], out: &mut Vec<AppEvent>) -> bool {
         match parse_message(msg) {
             Ok(m) => {
-                out.push(AppEvent {
-                    event_type: "dns",
-                    body: dns_body(&m, self.stats.messages),
-                });
+                out.push(AppEvent::new("dns", dns_body(&m, self.stats.messages)));
                 self.stats.messages += 1;
                 true
             }

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 
 use crate::parse::{append_capped, ParseError};
-use crate::{AppEvent, AppParser, Direction};
+use crate::{AppEvent, AppParser, Direction, Stage};
 
 use super::logger::http_body;
 use super::parser::*;
@@ -64,6 +64,8 @@ pub struct Response {
 /// One request and its response, with body prefixes kept for the rule engine.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Transaction {
+    /// The transaction's number in its flow, from 0 (EVE's `tx_id`).
+    pub id: u64,
     pub request: Option<Request>,
     pub response: Option<Response>,
     /// The first `body_limit` bytes of the (de-chunked) request body.
@@ -73,6 +75,8 @@ pub struct Transaction {
     pub response_body_len: u64,
     request_done: bool,
     response_done: bool,
+    /// The complete request was handed to detection as a [`Stage::Request`] snapshot.
+    request_offered: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +130,8 @@ pub struct HttpParser {
     /// Head bytes held by `txs`, against `max_pending_bytes`.
     pending_bytes: usize,
     recent: VecDeque<Transaction>,
+    /// The id the next transaction gets.
+    next_id: u64,
     pub stats: HttpStats,
 }
 
@@ -182,10 +188,12 @@ impl HttpParser {
 
     fn emit(&mut self, tx: Transaction, out: &mut Vec<AppEvent>) {
         self.stats.transactions += 1;
-        out.push(AppEvent {
-            event_type: "http",
-            body: http_body(&tx, &self.cfg),
-        });
+        let mut event = AppEvent::new("http", http_body(&tx, &self.cfg));
+        event.tx_id = Some(tx.id);
+        if tx.request_offered {
+            event.stage = Stage::Response;
+        }
+        out.push(event);
         if self.cfg.keep_recent > 0 {
             if self.recent.len() >= self.cfg.keep_recent {
                 self.recent.pop_front();
@@ -267,7 +275,9 @@ impl HttpParser {
                     }
                 }
                 self.pending_bytes += size;
+                let id = self.take_id();
                 self.txs.push_back(Transaction {
+                    id,
                     request: Some(Request { line, head }),
                     ..Default::default()
                 });
@@ -291,11 +301,15 @@ impl HttpParser {
                 let resp = Response { line, head };
                 match self.txs.iter_mut().find(|t| t.response.is_none()) {
                     Some(t) => t.response = Some(resp),
-                    None => self.txs.push_back(Transaction {
-                        response: Some(resp),
-                        request_done: true,
-                        ..Default::default()
-                    }),
+                    None => {
+                        let id = self.take_id();
+                        self.txs.push_back(Transaction {
+                            id,
+                            response: Some(resp),
+                            request_done: true,
+                            ..Default::default()
+                        });
+                    }
                 }
                 if code == Some(101) || (connect && matches!(code, Some(200..=299))) {
                     // The connection now carries another protocol.
@@ -451,6 +465,12 @@ impl HttpParser {
         }
     }
 
+    fn take_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// Whether the head just handled on `d` was an interim (1xx) response.
     fn is_interim(&self, d: Direction) -> bool {
         d == Direction::ToClient
@@ -476,7 +496,24 @@ impl AppParser for HttpParser {
     }
 
     fn detect_buffers<'a>(&'a self, out: &mut Vec<(&'static str, &'a [u8])>) {
-        if let Some(tx) = self.last_transaction() {
+        self.detect_buffers_of(None, out);
+    }
+
+    fn detect_buffers_of<'a>(
+        &'a self,
+        tx_id: Option<u64>,
+        out: &mut Vec<(&'static str, &'a [u8])>,
+    ) {
+        let tx = match tx_id {
+            // A snapshot's transaction is still pending; a record's was just logged.
+            Some(id) => self
+                .txs
+                .iter()
+                .chain(self.recent.iter().rev())
+                .find(|t| t.id == id),
+            None => self.last_transaction(),
+        };
+        if let Some(tx) = tx {
             out.push(("http.request_body", &tx.request_body));
             out.push(("http.response_body", &tx.response_body));
             // The reason phrase and the response's own protocol are not in the EVE record,
@@ -485,6 +522,24 @@ impl AppParser for HttpParser {
                 out.push(("http.stat_msg", &resp.line.reason));
                 out.push(("http.response_protocol", &resp.line.protocol));
             }
+        }
+    }
+
+    fn progress(&mut self, direction: Direction, out: &mut Vec<AppEvent>) {
+        // Only the request side is offered early: a response completes its transaction,
+        // which is then logged and inspected whole.
+        if direction != Direction::ToServer {
+            return;
+        }
+        for t in self.txs.iter_mut() {
+            if t.request_offered || !t.request_done || t.request.is_none() {
+                continue;
+            }
+            t.request_offered = true;
+            let mut event = AppEvent::new("http", http_body(t, &self.cfg));
+            event.stage = Stage::Request;
+            event.tx_id = Some(t.id);
+            out.push(event);
         }
     }
 

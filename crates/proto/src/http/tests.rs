@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::parser::*;
 use super::*;
-use crate::{AppEvent, AppParser, Direction, ParseError, Transport};
+use crate::{AppEvent, AppParser, Direction, ParseError, Stage, Transport};
 
 /// Two pipelined requests in one segment:
 /// ```text
@@ -296,4 +296,56 @@ Referer: http://r/\r\nAccept-Language: en-US,en;q=0.9\r\n\r\n";
     let j = super::fingerprint::ja4h(r);
     assert_eq!(j.raw_original, "he10nn010000_Host_");
     assert!(j.hash.ends_with("_000000000000_000000000000"));
+}
+
+#[test]
+fn a_complete_request_is_offered_once_before_its_response() {
+    let mut p = HttpParser::new();
+    let mut out = Vec::new();
+    p.feed(
+        Direction::ToServer,
+        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\r\nContent-Length: 5\r\n\r\nhel",
+        &mut out,
+    );
+    assert!(out.is_empty());
+    // Responses are not offered early, and a request still missing body bytes is not either.
+    p.progress(Direction::ToClient, &mut out);
+    assert!(out.is_empty());
+    p.progress(Direction::ToServer, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].stage, Stage::Request);
+    assert!(!out[0].logged());
+    assert_eq!(out[0].tx_id, Some(0));
+    assert_eq!(out[0].body["url"], "/a");
+    out.clear();
+    p.feed(Direction::ToServer, b"lo", &mut out);
+    p.progress(Direction::ToServer, &mut out);
+    p.progress(Direction::ToServer, &mut out);
+    assert_eq!(out.len(), 1, "each request is offered once");
+    assert_eq!((out[0].tx_id, &out[0].body["url"]), (Some(1), &json!("/b")));
+    // The snapshot's own body is found by its id while the transaction is pending.
+    let mut bufs = Vec::new();
+    p.detect_buffers_of(Some(1), &mut bufs);
+    assert!(bufs.contains(&("http.request_body", &b"hello"[..])));
+    out.clear();
+    // The partial response shows in a snapshot taken later; the finished records carry
+    // Stage::Response (request already inspected) and their ids.
+    p.feed(
+        Direction::ToClient,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].stage, Stage::Response);
+    assert_eq!(out[0].tx_id, Some(0));
+    assert_eq!(out[0].body["status"], 200);
+    out.clear();
+    // A request never offered (the flow ended first) is logged whole.
+    p.feed(Direction::ToServer, b"GET /c HTTP/1.1\r\n\r\n", &mut out);
+    p.finish(&mut out);
+    let stages: Vec<_> = out.iter().map(|e| (e.tx_id, e.stage)).collect();
+    assert_eq!(
+        stages,
+        [(Some(1), Stage::Response), (Some(2), Stage::Whole)]
+    );
 }

@@ -74,15 +74,15 @@ impl SshParser {
             return;
         }
         self.logged = true;
-        out.push(AppEvent {
-            event_type: "ssh",
-            body: ssh_body(
+        out.push(AppEvent::new(
+            "ssh",
+            ssh_body(
                 self.sides[0].banner.as_ref(),
                 self.hassh().as_ref(),
                 self.sides[1].banner.as_ref(),
                 self.hassh_server().as_ref(),
             ),
-        });
+        ));
     }
 
     /// Advances one side as far as its buffer allows; an error stops the side.

@@ -90,10 +90,7 @@ impl TlsParser {
             return;
         }
         self.logged = true;
-        out.push(AppEvent {
-            event_type: "tls",
-            body: tls_body(&self.hs),
-        });
+        out.push(AppEvent::new("tls", tls_body(&self.hs)));
     }
 
     fn handshake_message(&mut self, d: Direction, t: u8, body: &[u8], out: &mut Vec<AppEvent>) {
