@@ -593,7 +593,7 @@ fn hids_alert_row(outcome: &Outcome, cause: &Event) -> Option<AnalysedRow> {
             severity: Some(severity),
             level: Some(rule.level),
         }),
-        // Only strings serde_json escaped and ASCII went in.
+        // Only `str`s (escaped by serde_json) and ASCII went in, so this is valid UTF-8.
         eve: String::from_utf8(out).ok()?,
     })
 }

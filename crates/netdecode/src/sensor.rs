@@ -786,7 +786,7 @@ impl Sensor {
         for (i, event) in self.app_events.iter().chain(&self.progress).enumerate() {
             extra.clear();
             if let AppSlot::Attached(parser) = &flow.app {
-                parser.detect_buffers_of(event.tx_id, &mut extra);
+                parser.detect_buffers(event.tx_id, &mut extra);
             }
             let app = AppView {
                 event,
@@ -1217,7 +1217,7 @@ fn inspect_flushed(
     for event in events {
         extra.clear();
         if let AppSlot::Attached(parser) = &flow.app {
-            parser.detect_buffers_of(event.tx_id, &mut extra);
+            parser.detect_buffers(event.tx_id, &mut extra);
         }
         inspector.app(
             &view,

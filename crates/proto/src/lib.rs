@@ -116,17 +116,11 @@ pub trait AppParser: Send + std::fmt::Debug {
     fn parse_errors(&self) -> u64 {
         0
     }
-    /// Buffers for the rule engine that the EVE body does not carry (HTTP bodies of the
-    /// last logged transaction), as `(buffer name, bytes)`.
-    fn detect_buffers<'a>(&'a self, _out: &mut Vec<(&'static str, &'a [u8])>) {}
-    /// As [`AppParser::detect_buffers`], for the record with this `tx_id` (a pending
-    /// transaction's snapshot, or a recently logged one); nothing when it is no longer kept.
-    fn detect_buffers_of<'a>(
-        &'a self,
-        _tx_id: Option<u64>,
-        out: &mut Vec<(&'static str, &'a [u8])>,
-    ) {
-        self.detect_buffers(out);
+    /// Buffers for the rule engine that the EVE body does not carry, as `(buffer name,
+    /// bytes)`. For protocols that number transactions (HTTP), those of the record with
+    /// `tx_id` (a pending transaction's snapshot, or a recently logged one; nothing when it
+    /// is no longer kept), or of the last logged transaction when `tx_id` is `None`.
+    fn detect_buffers<'a>(&'a self, _tx_id: Option<u64>, _out: &mut Vec<(&'static str, &'a [u8])>) {
     }
     /// Detection-only snapshots ([`Stage::Request`]) of transactions whose `direction` side
     /// completed since the last call. The sensor asks on each packet travelling in

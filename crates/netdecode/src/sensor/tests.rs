@@ -319,24 +319,32 @@ fn ipv6_fragments_reassemble_through_the_fragment_header() {
     assert_eq!(flow["flow"]["bytes_toserver"], 48 + 40);
 }
 
-#[test]
-fn out_of_order_tcp_reaches_the_parser_in_order() {
-    // DNS over TCP: a two-byte length, then the query for example.org.
+/// DNS over TCP: a two-byte length, then the query for example.org.
+fn dns_over_tcp_query() -> Vec<u8> {
     let mut msg = vec![0, 29];
     msg.extend([
         0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
         b'a', b'm', b'p', b'l', b'e', 0x03, b'o', b'r', b'g', 0x00, 0x00, 0x01, 0x00, 0x01,
     ]);
-    let client = |seq: u32, flags: u8, payload: &[u8]| {
-        ipv4(
-            CLIENT,
-            SERVER,
-            PROTO_TCP,
-            1,
-            0,
-            &tcp(40000, 53, seq, 501, flags, payload),
-        )
-    };
+    msg
+}
+
+/// A client segment from port 40000 to the server's DNS port 53.
+fn client_to_dns_over_tcp(seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    ipv4(
+        CLIENT,
+        SERVER,
+        PROTO_TCP,
+        1,
+        0,
+        &tcp(40000, 53, seq, 501, flags, payload),
+    )
+}
+
+#[test]
+fn out_of_order_tcp_reaches_the_parser_in_order() {
+    let msg = dns_over_tcp_query();
+    let client = client_to_dns_over_tcp;
     let server = |seq: u32, ack: u32, flags: u8| {
         ipv4(
             SERVER,
@@ -664,21 +672,8 @@ fn inline_stream_data_is_parsed_on_arrival() {
 fn one_sided_capture_is_parsed_on_arrival() {
     // Only the client's side was captured: no acknowledgement will ever be seen, so the
     // DNS-over-TCP query is parsed as it arrives.
-    let mut msg = vec![0, 29];
-    msg.extend([
-        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, b'e', b'x',
-        b'a', b'm', b'p', b'l', b'e', 0x03, b'o', b'r', b'g', 0x00, 0x00, 0x01, 0x00, 0x01,
-    ]);
-    let client = |seq: u32, flags: u8, payload: &[u8]| {
-        ipv4(
-            CLIENT,
-            SERVER,
-            PROTO_TCP,
-            1,
-            0,
-            &tcp(40000, 53, seq, 501, flags, payload),
-        )
-    };
+    let msg = dns_over_tcp_query();
+    let client = client_to_dns_over_tcp;
     let mut r = Run::new();
     r.ip(&client(100, SYN, b""));
     r.ip(&client(101, PSH | ACK, &msg));

@@ -95,7 +95,7 @@ const BATCHES_IN_PIPELINE: usize = 8;
 /// fewer, larger commits write less; a cap keeps one commit from holding every batch back.
 const ROWS_PER_COMMIT: usize = 8192;
 
-/// How long mimalloc keeps freed pages before handing them back (its default). The agent
+/// How long mimalloc keeps freed pages before handing them back, in milliseconds. The agent
 /// purges at once for its idle footprint; in the manager, a hundred connection threads
 /// each freeing its batch's pages at once made the madvise calls and the TLB shootdowns
 /// they cost a twentieth of its CPU in the 100-agent flood, for some 20 MB of peak

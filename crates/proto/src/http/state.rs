@@ -495,15 +495,7 @@ impl AppParser for HttpParser {
         "http"
     }
 
-    fn detect_buffers<'a>(&'a self, out: &mut Vec<(&'static str, &'a [u8])>) {
-        self.detect_buffers_of(None, out);
-    }
-
-    fn detect_buffers_of<'a>(
-        &'a self,
-        tx_id: Option<u64>,
-        out: &mut Vec<(&'static str, &'a [u8])>,
-    ) {
+    fn detect_buffers<'a>(&'a self, tx_id: Option<u64>, out: &mut Vec<(&'static str, &'a [u8])>) {
         let tx = match tx_id {
             // A snapshot's transaction is still pending; a record's was just logged.
             Some(id) => self

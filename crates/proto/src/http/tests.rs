@@ -325,7 +325,7 @@ fn a_complete_request_is_offered_once_before_its_response() {
     assert_eq!((out[0].tx_id, &out[0].body["url"]), (Some(1), &json!("/b")));
     // The snapshot's own body is found by its id while the transaction is pending.
     let mut bufs = Vec::new();
-    p.detect_buffers_of(Some(1), &mut bufs);
+    p.detect_buffers(Some(1), &mut bufs);
     assert!(bufs.contains(&("http.request_body", &b"hello"[..])));
     out.clear();
     // The partial response shows in a snapshot taken later; the finished records carry

@@ -275,7 +275,7 @@ impl AppParser for TlsParser {
     /// The hello randoms, every certificate of each side (`tls.certs` on the server's and
     /// the client's), and the client certificate's fields, which the EVE record (Suricata's
     /// default) leaves out but `tls.cert_subject` and its kin inspect on the client side.
-    fn detect_buffers<'a>(&'a self, out: &mut Vec<(&'static str, &'a [u8])>) {
+    fn detect_buffers<'a>(&'a self, _tx_id: Option<u64>, out: &mut Vec<(&'static str, &'a [u8])>) {
         if let Some(ch) = self.hs.client_hellos.first() {
             out.push(("tls.random.client", &ch.random));
         }

@@ -503,7 +503,7 @@ fn handshake_buffers_hold_randoms_and_certificates_until_inspected() {
     p.feed(Direction::ToClient, &tls12_server_flight(), &mut out);
     assert_eq!(out.len(), 1);
     let mut bufs = Vec::new();
-    p.detect_buffers(&mut bufs);
+    p.detect_buffers(None, &mut bufs);
     let get = |name: &str| -> Vec<Vec<u8>> {
         bufs.iter()
             .filter(|(n, _)| *n == name)
@@ -518,7 +518,7 @@ fn handshake_buffers_hold_randoms_and_certificates_until_inspected() {
     // Once the logged record was inspected, the next bytes free the certificates.
     p.feed(Direction::ToClient, &record(23, &[1; 20]), &mut out);
     let mut bufs = Vec::new();
-    p.detect_buffers(&mut bufs);
+    p.detect_buffers(None, &mut bufs);
     assert!(!bufs.iter().any(|(n, _)| n.starts_with("tls.certs")));
 }
 
@@ -543,7 +543,7 @@ fn certificate_request_waits_for_the_client_certificate() {
     assert_eq!(out.len(), 1);
     assert_eq!(p.handshake().client_cert_count, 1);
     let mut bufs = Vec::new();
-    p.detect_buffers(&mut bufs);
+    p.detect_buffers(None, &mut bufs);
     assert!(bufs
         .iter()
         .any(|(n, b)| *n == "tls.client.subject" && *b == b"C=US, O=Picket Test, CN=test.example"));
