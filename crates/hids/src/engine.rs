@@ -72,6 +72,9 @@ pub struct Ruleset {
     window_needs_full: Vec<bool>,
     /// For each rule: the facts that rule it out cheaply, tested before its conditions.
     quick: Vec<Quick>,
+    /// For each rule: the fields that the rules searching the windows it feeds compare
+    /// (`same_*`/`different_*` naming a field); a remembered event keeps only these.
+    kept_fields: Vec<Box<[String]>>,
 }
 
 /// What a tree walk checks before it evaluates a rule's conditions: most rules under a
@@ -159,13 +162,8 @@ fn build_child_index(rules: &RuleSet) -> Vec<Option<ChildIndex>> {
 }
 
 /// What a frequency rule's `same_*` options (and, unless `global_frequency`, the source)
-/// require to be equal. Events are indexed by it, so a search visits only candidates.
-fn correlation_key(rule: &Rule, agent: &str, location: &str, fields: &Fields) -> Option<String> {
-    let mut key = String::new();
-    correlation_key_into(rule, agent, location, fields, &mut key).then_some(key)
-}
-
-/// [`correlation_key`] written into `key` (cleared first); false when a field is missing.
+/// require to be equal, written into `key` (cleared first); false when a field is missing.
+/// Events are indexed by it, so a search visits only candidates.
 fn correlation_key_into(
     rule: &Rule,
     agent: &str,
@@ -274,6 +272,28 @@ impl Ruleset {
                 }
             }
         }
+        let kept_fields = (0..count)
+            .map(|index| {
+                let windows: &[usize] = match &sid_window[index] {
+                    Some(window) => std::slice::from_ref(window),
+                    None => &group_windows[index],
+                };
+                let mut names: Vec<String> = Vec::new();
+                for &window in windows {
+                    for &searcher in &window_searchers[window] {
+                        let rule = &rules.rules[searcher];
+                        for correlate in rule.same.iter().chain(&rule.different) {
+                            if let Correlate::Field(name) = correlate {
+                                if !names.contains(name) {
+                                    names.push(name.clone());
+                                }
+                            }
+                        }
+                    }
+                }
+                names.into_boxed_slice()
+            })
+            .collect();
         Ruleset {
             decoders,
             rules,
@@ -289,6 +309,7 @@ impl Ruleset {
             window_searchers,
             window_needs_full,
             quick,
+            kept_fields,
         }
     }
 
@@ -457,8 +478,49 @@ struct Stored {
     /// Shared with the other events of the same source (see [`Session::shared_source`]).
     agent: Arc<str>,
     location: Arc<str>,
-    fields: Fields,
+    /// The rule that alerted: its [`Ruleset::kept_fields`] name the values in `kept`.
+    rule: u32,
+    kept: KeptFields,
     matched: AtomicU32,
+}
+
+/// The values of an event's fields that a later search may compare, in the order of the
+/// names they were kept for. Most events are remembered and few fields are ever compared,
+/// so copying only those (in two allocations) is much cheaper than cloning [`Fields`].
+#[derive(Debug, Default)]
+struct KeptFields {
+    text: Box<str>,
+    /// Per name: the value's byte range in `text`, `None` when the event lacked it.
+    ranges: Box<[Option<(u32, u32)>]>,
+}
+
+impl KeptFields {
+    fn new(names: &[String], fields: &Fields) -> KeptFields {
+        if names.is_empty() {
+            return KeptFields::default();
+        }
+        let mut text = String::new();
+        let mut ranges = Vec::with_capacity(names.len());
+        for name in names {
+            ranges.push(fields.get_canonical(name).and_then(|value| {
+                let start = u32::try_from(text.len()).ok()?;
+                let end = u32::try_from(text.len() + value.len()).ok()?;
+                text.push_str(value);
+                Some((start, end))
+            }));
+        }
+        KeptFields {
+            text: text.into_boxed_str(),
+            ranges: ranges.into_boxed_slice(),
+        }
+    }
+
+    /// The value kept for `name`, given the names it was kept for.
+    fn get(&self, names: &[String], name: &str) -> Option<&str> {
+        let at = names.iter().position(|n| n == name)?;
+        let (start, end) = (*self.ranges.get(at)?)?;
+        self.text.get(start as usize..end as usize)
+    }
 }
 
 /// What a rule can look at in the event being analysed.
@@ -1182,7 +1244,8 @@ impl Session<'_> {
             time: view.time.as_secs(),
             agent,
             location,
-            fields: fields.clone(),
+            rule: index as u32,
+            kept: KeptFields::new(&ruleset.kept_fields[index], fields),
             matched: AtomicU32::new(view.matched),
         });
         let now = view.time.as_secs();
@@ -1204,9 +1267,15 @@ impl Session<'_> {
                 if rule.same.is_empty() {
                     continue;
                 }
-                let Some(key) = correlation_key(rule, view.agent, view.location, fields) else {
+                if !correlation_key_into(
+                    rule,
+                    view.agent,
+                    view.location,
+                    fields,
+                    &mut self.key_buffer,
+                ) {
                     continue;
-                };
+                }
                 let horizon = now - i64::from(rule.timeframe);
                 let keyed = self.keyed.entry(searcher).or_default();
                 if keyed.entries >= self.limits.max_window_events {
@@ -1233,7 +1302,15 @@ impl Session<'_> {
                         }
                     }
                 }
-                let list = keyed.by_key.entry(key).or_default();
+                // Most events repeat a key already held: look it up before copying it.
+                if !keyed.by_key.contains_key(self.key_buffer.as_str()) {
+                    keyed
+                        .by_key
+                        .insert(self.key_buffer.clone(), VecDeque::new());
+                }
+                let Some(list) = keyed.by_key.get_mut(self.key_buffer.as_str()) else {
+                    continue;
+                };
                 while list.front().is_some_and(|e| e.time < horizon) {
                     list.pop_front();
                     keyed.entries -= 1;
@@ -1482,6 +1559,7 @@ impl Session<'_> {
         let Some(candidates) = candidates else {
             return false;
         };
+        let kept_fields = &self.ruleset.kept_fields;
         for stored in candidates.iter().rev() {
             if now - stored.time > i64::from(rule.timeframe) {
                 return false;
@@ -1489,9 +1567,12 @@ impl Session<'_> {
             if !rule.global_frequency && *stored.agent != *view.agent {
                 continue;
             }
+            let names = kept_fields
+                .get(stored.rule as usize)
+                .map_or(&[][..], |n| &n[..]);
             let same_ok = rule.same.iter().all(|c| match c {
                 Correlate::Field(name) => match (
-                    stored.fields.get_canonical(name),
+                    stored.kept.get(names, name),
                     view.fields.get_canonical(name),
                 ) {
                     (Some(a), Some(b)) => a == b,
@@ -1505,7 +1586,7 @@ impl Session<'_> {
             }
             let different_ok = rule.different.iter().all(|c| match c {
                 Correlate::Field(name) => match (
-                    stored.fields.get_canonical(name),
+                    stored.kept.get(names, name),
                     view.fields.get_canonical(name),
                 ) {
                     (Some(a), Some(b)) => a != b,
@@ -1610,6 +1691,27 @@ mod tests {
             Prefilter::new(&["ab".to_string()], &[vec![0]]).is_none(),
             "too short to index"
         );
+    }
+
+    #[test]
+    fn kept_fields_hold_only_the_named_values() {
+        let mut f = Fields::default();
+        f.set("srcip", "1.2.3.4");
+        f.set("user", "alice");
+        f.set("data", "x");
+        let names = [
+            "dstuser".to_string(),
+            "url".to_string(),
+            "extra_data".to_string(),
+        ];
+        let kept = KeptFields::new(&names, &f);
+        assert_eq!(kept.get(&names, "dstuser"), Some("alice"));
+        assert_eq!(kept.get(&names, "url"), None, "absent in the event");
+        // As `Fields::get_canonical` answers: `extra_data` falls back to `data`.
+        assert_eq!(kept.get(&names, "extra_data"), Some("x"));
+        assert_eq!(kept.get(&names, "srcip"), None, "not kept");
+        let none = KeptFields::new(&[], &f);
+        assert_eq!(none.get(&[], "srcip"), None);
     }
 
     #[test]
