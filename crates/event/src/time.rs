@@ -102,30 +102,48 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+impl Timestamp {
+    /// The EVE text of a timestamp in years 0 to 9999 (every real one), built without the
+    /// formatting machinery: sinks write it once or more per record.
+    fn eve_bytes(self) -> Option<[u8; 31]> {
+        let c = self.civil();
+        if !(0..=9999).contains(&c.year) {
+            return None;
+        }
+        let mut buf = *b"0000-00-00T00:00:00.000000+0000";
+        let mut put = |at: usize, width: usize, mut value: u64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, c.year as u64);
+        put(5, 2, u64::from(c.month));
+        put(8, 2, u64::from(c.day));
+        put(11, 2, u64::from(c.hour));
+        put(14, 2, u64::from(c.minute));
+        put(17, 2, u64::from(c.second));
+        put(20, 6, self.0.rem_euclid(1_000_000) as u64);
+        Some(buf)
+    }
+
+    /// Appends the EVE text (as [`fmt::Display`] writes it, without quotes) to `out`.
+    pub fn write_eve_text(self, out: &mut Vec<u8>) {
+        match self.eve_bytes() {
+            Some(buf) => out.extend_from_slice(&buf),
+            None => out.extend_from_slice(self.to_string().as_bytes()),
+        }
+    }
+}
+
 impl fmt::Display for Timestamp {
     /// EVE's form: `2023-11-14T22:13:20.123456+0000`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.civil();
-        if (0..=9999).contains(&c.year) {
-            // The common case without the formatting machinery: sinks write this three
-            // times per flow record.
-            let mut buf = *b"0000-00-00T00:00:00.000000+0000";
-            let mut put = |at: usize, width: usize, mut value: u64| {
-                for i in (at..at + width).rev() {
-                    buf[i] = b'0' + (value % 10) as u8;
-                    value /= 10;
-                }
-            };
-            put(0, 4, c.year as u64);
-            put(5, 2, u64::from(c.month));
-            put(8, 2, u64::from(c.day));
-            put(11, 2, u64::from(c.hour));
-            put(14, 2, u64::from(c.minute));
-            put(17, 2, u64::from(c.second));
-            put(20, 6, self.0.rem_euclid(1_000_000) as u64);
+        if let Some(buf) = self.eve_bytes() {
             // Only ASCII digits and punctuation were written.
             return f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?);
         }
+        let c = self.civil();
         write!(
             f,
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+0000",

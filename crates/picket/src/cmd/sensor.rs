@@ -8,7 +8,7 @@ use picket_capture::{CaptureSet, CaptureStats, PacketSource};
 use picket_event::{EveMode, Event, Timestamp};
 use picket_netdecode::flow::FlowConfig;
 use picket_netdecode::{CaptureCounters, Sensor, SensorConfig};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -290,7 +290,8 @@ pub fn run(args: Args) -> Result<i32> {
         None => bail!("--eve OUT.json is required (use `-` for standard output)"),
     };
     let mut writer = EveWriter {
-        out: BufWriter::with_capacity(1 << 20, sink),
+        out: sink,
+        buf: Vec::with_capacity(EVE_BUFFER + (64 << 10)),
         mode,
         events: 0,
         ipv6_expanded: args.ipv6_expanded,
@@ -373,8 +374,14 @@ pub fn run(args: Args) -> Result<i32> {
     Ok(0)
 }
 
+/// Bytes of EVE lines gathered before they go to the sink in one write.
+const EVE_BUFFER: usize = 1 << 20;
+
+/// Writes EVE lines. Records are appended to one reused buffer (infallible, no per-field
+/// `io::Write` calls) and handed to the sink a megabyte at a time.
 struct EveWriter<W: Write> {
-    out: BufWriter<W>,
+    out: W,
+    buf: Vec<u8>,
     mode: EveMode,
     events: u64,
     ipv6_expanded: bool,
@@ -412,13 +419,22 @@ impl<W: Write> EveWriter<W> {
             if self.ipv6_expanded {
                 expand_event_ipv6(&mut event);
             }
-            event
-                .write_eve(self.mode, &mut self.out)
-                .context("cannot write EVE")?;
-            self.out.write_all(b"\n").context("cannot write EVE")?;
+            event.append_eve(self.mode, &mut self.buf);
+            self.buf.push(b'\n');
             self.events += 1;
+            if self.buf.len() >= EVE_BUFFER {
+                self.out.write_all(&self.buf).context("cannot write EVE")?;
+                self.buf.clear();
+            }
         }
         Ok(())
+    }
+
+    /// Hands everything gathered to the sink and flushes it.
+    fn flush(&mut self) -> Result<()> {
+        self.out.write_all(&self.buf).context("cannot write EVE")?;
+        self.buf.clear();
+        self.out.flush().context("cannot write EVE")
     }
 }
 
@@ -489,7 +505,7 @@ fn replay<W: Write>(
                 if !events.is_empty() {
                     writer.write(&mut events)?;
                     if live {
-                        writer.out.flush().context("cannot write EVE")?;
+                        writer.flush()?;
                     }
                 }
             }
@@ -512,7 +528,7 @@ fn replay<W: Write>(
     let end = if live { Timestamp::now() } else { last_ts };
     events.push(sensor.stats_event(end, counters(&capture)));
     writer.write(&mut events)?;
-    writer.out.flush().context("cannot write EVE")?;
+    writer.flush()?;
     Ok(Summary {
         capture,
         engine_secs: started.elapsed().as_secs_f64(),
