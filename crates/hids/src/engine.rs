@@ -73,7 +73,8 @@ pub struct Ruleset {
     /// For each rule: the facts that rule it out cheaply, tested before its conditions.
     quick: Vec<Quick>,
     /// For each rule: the fields that the rules searching the windows it feeds compare
-    /// (`same_*`/`different_*` naming a field); a remembered event keeps only these.
+    /// (`different_*` naming a field; `same_*` ones are part of the correlation key); a
+    /// remembered event keeps only these.
     kept_fields: Vec<Box<[String]>>,
 }
 
@@ -171,19 +172,38 @@ fn correlation_key_into(
     fields: &Fields,
     key: &mut String,
 ) -> bool {
+    // Each part is written after its length, so that two keys are equal only when every
+    // part is: a search then needs no `same_*` test of its own.
+    fn part(key: &mut String, value: &str) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = value.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[at..] {
+            key.push(char::from(d));
+        }
+        key.push(':');
+        key.push_str(value);
+    }
     key.clear();
     if !rule.global_frequency {
-        key.push_str(agent);
+        part(key, agent);
     }
     for correlate in &rule.same {
-        key.push('\u{1f}');
         match correlate {
             Correlate::Field(name) => match fields.get_canonical(name) {
-                Some(value) => key.push_str(value),
+                Some(value) => part(key, value),
                 None => return false,
             },
-            Correlate::Agent => key.push_str(agent),
-            Correlate::Location => key.push_str(location),
+            Correlate::Agent => part(key, agent),
+            Correlate::Location => part(key, location),
         }
     }
     true
@@ -282,7 +302,7 @@ impl Ruleset {
                 for &window in windows {
                     for &searcher in &window_searchers[window] {
                         let rule = &rules.rules[searcher];
-                        for correlate in rule.same.iter().chain(&rule.different) {
+                        for correlate in &rule.different {
                             if let Correlate::Field(name) = correlate {
                                 if !names.contains(name) {
                                     names.push(name.clone());
@@ -329,7 +349,7 @@ impl Ruleset {
             program_cache: FastMap::new(),
             scan: LiteralScan {
                 marks: ScanMarks {
-                    literal: vec![0; self.prefilter.as_ref().map_or(0, |p| p.literals.len())],
+                    literal: vec![0; self.prefilter.as_ref().map_or(0, Prefilter::literal_count)],
                     set: vec![0; self.prefilter.as_ref().map_or(0, Prefilter::set_count)],
                     generation: 0,
                 },
@@ -580,14 +600,18 @@ pub struct Session<'r> {
 
 /// The multi-pattern scan behind [`LiteralScan`]: which of a few thousand literals occur
 /// in a line. Each literal is indexed by one 4-byte window of it (3 bytes for 3-byte
-/// literals), the window that the fewest other literals share. The scan hashes every
-/// window of the text into a small bitmap (and its first three bytes into another); a set
-/// bit (about one position in eight on real logs) leads to the few literals indexed there,
-/// each then compared in full. Unlike an automaton walk, the positions are independent of each other
-/// (no chain of table lookups, where a multi-megabyte DFA over these literals waited on a
-/// cache miss at almost every byte), and every table is small enough for the L1 or L2
-/// cache: a set bit's bucket is found by counting the set bits before it, not through a
-/// table with a slot per hash value.
+/// literals). The scan looks at every text position in two steps:
+///
+/// 1. The byte pair there is looked up in a bitmap of the pairs that begin an indexed
+///    window, directly indexed (no hashing). Windows are chosen to begin with a pair that
+///    is rare in log text (see [`COMMON_PAIRS`]), so most positions stop here.
+/// 2. Otherwise the 4-byte (and 3-byte) window there is hashed into a second bitmap, and
+///    only on a hit is it looked up in a small open-addressed map from window to the
+///    literals indexed by it, each then compared in full.
+///
+/// Unlike an automaton walk, the positions are independent of each other (no chain of
+/// table lookups, where a multi-megabyte DFA over these literals waited on a cache miss at
+/// almost every byte), and every table is small enough for the L1 or L2 cache.
 ///
 /// Callers never ask about one literal: they ask whether any literal of a *set* occurs (the
 /// alternatives a pattern needs one of). Sets are interned when the ruleset is built, and a
@@ -595,8 +619,13 @@ pub struct Session<'r> {
 /// however many alternatives the set has.
 #[derive(Debug)]
 struct Prefilter {
-    /// Every literal, lower-cased, by id.
-    literals: Vec<Box<[u8]>>,
+    /// Every literal, lower-cased, one after another: literal `l` is
+    /// `literal_bytes[literal_start[l]..literal_start[l + 1]]`.
+    literal_bytes: Vec<u8>,
+    literal_start: Vec<u32>,
+    /// Bit `p` is set when some indexed window begins with the byte pair `p` (first byte
+    /// in the low half).
+    pairs: Box<[u64; PAIR_BITMAP_WORDS]>,
     /// Literals of 4 bytes or more, by a 4-byte window.
     long: WindowTable,
     /// Literals of exactly 3 bytes, by all of them.
@@ -609,24 +638,63 @@ struct Prefilter {
     set_len: Vec<u32>,
 }
 
-/// Bits of a window's hash: the bitmaps are 2^16 bits, 8 KiB.
+const PAIR_BITMAP_WORDS: usize = (1 << 16) / 64;
+
+/// The 256 byte pairs most frequent in log text, most frequent first, lower-cased: a
+/// literal is indexed by a window that does not begin with one of them when it can, so
+/// that the pair bitmap rejects most text positions. Counted over about 4,200 log lines
+/// of many programs (the non-JSON log samples of the OSSEC and Wazuh rule tests and the
+/// fail2ban filter test logs); only the ranking matters, and any typical log text gives a
+/// similar one.
+const COMMON_PAIRS: [&[u8; 2]; 256] = [
+    b": ", b" \"", b"st", b"er", b"00", b".1", b"on", b" f", b"at", b"te", b"se", b"ti", b"20",
+    b" 1", b"\":", b"in", b", ", b" s", b"e ", b"re", b"es", b"2.", b" t", b"ro", b"me", b"il",
+    b"or", b"19", b"t ", b"0.", b"ma", b"\" ", b"d ", b"en", b"ec", b"nt", b"ed", b"os", b"us",
+    b".2", b"ai", b"fa", b"01", b"10", b" a", b"n ", b"ss", b"r ", b"co", b"am", b"de", b"om",
+    b"16", b"ch", b" p", b" d", b"id", b"le", b".0", b"ho", b"0 ", b" u", b"lo", b"io", b":0",
+    b"92", b"ct", b"-0", b":2", b" i", b"\",", b"1.", b"th", b"12", b"tc", b"0:", b"na", b"so",
+    b" c", b"=\"", b"xx", b"tr", b"ne", b"pr", b"11", b"17", b"al", b":1", b"23", b"n:", b" r",
+    b"# ", b"1 ", b"]:", b"ca", b"im", b"8.", b"ac", b" [", b"to", b"\"m", b"] ", b"ue", b" l",
+    b"ru", b"em", b"ve", b"ut", b" {", b"ic", b"13", b"js", b"t\"", b"og", b" 2", b"an", b"ce",
+    b"li", b"au", b"no", b"05", b"h\"", b"fi", b":3", b"e\"", b"lj", b"m ", b"{ ", b" }", b"e=",
+    b"po", b"ta", b"ot", b"fr", b"ar", b":5", b"ge", b"he", b"14", b"s ", b"8 ", b"ur", b"it",
+    b" m", b" e", b"68", b"un", b"t_", b"\"h", b"fo", b"-1", b"18", b"tp", b"\"2", b"1:", b"et",
+    b"\"t", b"02", b"d=", b"ex", b"4:", b"[1", b"15", b"7:", b"9 ", b"tt", b"sr", b"o ", b" h",
+    b"sh", b" ,", b":4", b"3.", b" 0", b"da", b"08", b"p ", b"ou", b" n", b"as", b"rc", b".4",
+    b"ng", b"ri", b"\"1", b"nd", b"is", b"t:", b"sc", b"21", b"ra", b"mp", b"5.", b"rt", b"pa",
+    b"e_", b" o", b".3", b"3:", b"34", b"-2", b"ap", b"di", b"  ", b"04", b"gi", b".c", b"d:",
+    b"c ", b"=1", b"=0", b"t=", b"4 ", b"3 ", b"pe", b"ty", b"si", b"ip", b"ad", b"22", b"07",
+    b"5 ", b"sy", b"2 ", b"ys", b"24", b"40", b"27", b"mo", b"6:", b"y ", b" '", b"03", b".5",
+    b" (", b"06", b"2:", b"45", b"ie", b"e:", b"el", b"l ", b"la", b"9:", b"pl", b"' ", b"5-",
+    b"pt", b"oc", b" b", b"wa", b" -", b"ni", b"25", b"8:", b"09",
+];
+
+/// How common a byte pair is in log text: 256 for the most common, 0 for one not among
+/// [`COMMON_PAIRS`].
+fn pair_commonness(pair: [u8; 2]) -> u32 {
+    COMMON_PAIRS
+        .iter()
+        .position(|&&p| p == pair)
+        .map_or(0, |rank| 256 - rank as u32)
+}
+
+/// Bits of a window's hash: the window bitmaps are 2^16 bits, 8 KiB.
 const WINDOW_HASH_BITS: u32 = 16;
 
 fn window_hash(window: u32) -> usize {
     (window.wrapping_mul(0x9E37_79B1) >> (32 - WINDOW_HASH_BITS)) as usize
 }
 
-/// Literals indexed by one window of each, bucketed by the window's hash; see
-/// [`Prefilter`].
+/// Literals indexed by one window of each; see [`Prefilter`].
 #[derive(Debug)]
 struct WindowTable {
-    /// Bit `h` is set when some window hashes to `h`: one probe per text position decides
-    /// whether to look further. A fixed-size array, so that the probe needs no bounds check.
+    /// Bit `h` is set when some window hashes to `h`: one probe decides whether to look
+    /// the window up. A fixed-size array, so that the probe needs no bounds check.
     bits: Box<[u64; WINDOW_BITMAP_WORDS]>,
-    /// For each bitmap word: how many bits are set in the words before it.
-    rank: Box<[u32; WINDOW_BITMAP_WORDS]>,
-    /// For the `k`-th set bit: its entries are `entries[buckets[k]..buckets[k + 1]]`.
-    buckets: Vec<u32>,
+    /// Open addressing by [`window_hash`], linear probing: `(window, first, end)` means
+    /// the entries of `window` are `entries[first..end]`. Window 0 marks an empty slot
+    /// (literals hold no NUL byte, so no window is 0).
+    slots: Box<[(u32, u32, u32)]>,
     entries: Vec<WindowEntry>,
 }
 
@@ -636,16 +704,15 @@ const WINDOW_BITMAP_WORDS: usize = (1 << WINDOW_HASH_BITS) / 64;
 #[derive(Debug, Clone, Copy)]
 struct WindowEntry {
     /// The literal's first 8 bytes (little-endian, zero beyond its end): most candidates
-    /// are rejected by one compare, and literals of up to 8 bytes are confirmed by it
-    /// without a call to `memcmp`.
+    /// are rejected by one compare, and literals of up to 8 bytes are confirmed by it.
     head: u64,
     /// The window (three bytes and a zero for 3-byte literals).
     window: u32,
     literal: u16,
     /// Where the window sits in the literal.
     offset: u8,
-    /// How many bytes of `head` the literal has (at most 8).
-    head_len: u8,
+    /// The literal's length, capped at 255 (longer ones are compared in full anyway).
+    len: u8,
 }
 
 impl WindowEntry {
@@ -659,69 +726,83 @@ impl WindowEntry {
             window,
             literal: u16::try_from(literal).ok()?,
             offset: u8::try_from(offset).ok()?,
-            head_len: take as u8,
+            len: bytes.len().min(255) as u8,
         })
     }
 
     fn head_mask(&self) -> u64 {
-        if self.head_len >= 8 {
+        if self.len >= 8 {
             u64::MAX
         } else {
-            (1u64 << (u32::from(self.head_len) * 8)) - 1
+            (1u64 << (u32::from(self.len) * 8)) - 1
         }
     }
 }
 
 impl WindowTable {
     fn new(mut entries: Vec<WindowEntry>) -> WindowTable {
-        entries.sort_by_key(|e| (window_hash(e.window), e.window, e.literal));
+        entries.sort_by_key(|e| (e.window, e.literal));
         let mut bits = Box::new([0u64; WINDOW_BITMAP_WORDS]);
         for entry in &entries {
             let h = window_hash(entry.window);
             bits[h / 64] |= 1 << (h % 64);
         }
-        let mut rank = Box::new([0u32; WINDOW_BITMAP_WORDS]);
-        let mut total = 0;
-        for (word, slot) in bits.iter().zip(rank.iter_mut()) {
-            *slot = total;
-            total += word.count_ones();
-        }
-        // Entries are sorted by hash, so each set bit's entries are one run.
-        let mut buckets = Vec::with_capacity(total as usize + 1);
-        let mut last = None;
-        for (i, entry) in entries.iter().enumerate() {
-            let h = window_hash(entry.window);
-            if last != Some(h) {
-                buckets.push(i as u32);
-                last = Some(h);
+        // At most half full, so a missing window ends its probe quickly.
+        let distinct = entries
+            .windows(2)
+            .filter(|w| w[0].window != w[1].window)
+            .count()
+            + 1;
+        let capacity = (distinct * 2).next_power_of_two().max(16);
+        let mut slots = vec![(0u32, 0u32, 0u32); capacity].into_boxed_slice();
+        let mut first = 0;
+        while first < entries.len() {
+            let window = entries[first].window;
+            let mut end = first;
+            while end < entries.len() && entries[end].window == window {
+                end += 1;
             }
+            let mut slot = window_hash(window) & (capacity - 1);
+            while slots[slot].0 != 0 {
+                slot = (slot + 1) & (capacity - 1);
+            }
+            slots[slot] = (window, first as u32, end as u32);
+            first = end;
         }
-        buckets.push(entries.len() as u32);
         WindowTable {
             bits,
-            rank,
-            buckets,
+            slots,
             entries,
         }
     }
 
-    /// Whether some entry's window may be `window` (the probe).
+    /// Whether some indexed window may be `window`: one probe of the bitmap.
     #[inline]
     fn may_hold(&self, window: u32) -> bool {
         let h = window_hash(window);
         self.bits[(h / 64) % WINDOW_BITMAP_WORDS] & (1 << (h % 64)) != 0
     }
 
-    /// The entries whose window hashes as `window` does.
-    #[inline]
+    /// The entries indexed by exactly `window`.
     fn candidates(&self, window: u32) -> &[WindowEntry] {
         let h = window_hash(window);
-        let word = (h / 64) % WINDOW_BITMAP_WORDS;
-        let below = self.bits[word] & ((1u64 << (h % 64)) - 1);
-        let k = (self.rank[word] + below.count_ones()) as usize;
-        let first = self.buckets.get(k).copied().unwrap_or(0) as usize;
-        let last = self.buckets.get(k + 1).copied().unwrap_or(0) as usize;
-        self.entries.get(first..last).unwrap_or_default()
+        let mask = self.slots.len() - 1;
+        let mut slot = h & mask;
+        // The map is at most half full: the probe ends at an empty slot.
+        for _ in 0..self.slots.len() {
+            let (key, first, end) = self.slots[slot];
+            if key == window {
+                return self
+                    .entries
+                    .get(first as usize..end as usize)
+                    .unwrap_or_default();
+            }
+            if key == 0 {
+                break;
+            }
+            slot = (slot + 1) & mask;
+        }
+        &[]
     }
 }
 
@@ -739,14 +820,16 @@ struct ScanMarks {
 }
 
 impl Prefilter {
-    /// Index `literals` (lower-cased, none shorter than 3 bytes, at most 65536 of them;
-    /// None otherwise), and the `sets` of literal ids callers will ask about.
+    /// Index `literals` (lower-cased, none shorter than 3 bytes, none holding a NUL, at
+    /// most 65536 of them; None otherwise), and the `sets` of literal ids callers will ask
+    /// about.
     fn new(literals: &[String], sets: &[Vec<u32>]) -> Option<Prefilter> {
-        if literals.iter().any(|l| l.len() < 3) {
+        if literals.iter().any(|l| l.len() < 3 || l.contains('\0')) {
             return None;
         }
-        // How many literals contain each 4-byte window: a literal is indexed by its
-        // rarest window, so a window met in the text leads to few literals to compare.
+        // How many literals contain each 4-byte window: among windows that begin with
+        // equally rare pairs, the one the fewest other literals share is taken, so a window
+        // met in the text leads to few literals to compare.
         let mut sharing: HashMap<u32, u32> = HashMap::new();
         let windows = |bytes: &[u8]| -> Vec<u32> {
             bytes
@@ -764,20 +847,36 @@ impl Prefilter {
         }
         let mut long = Vec::new();
         let mut short = Vec::new();
+        let mut pairs = Box::new([0u64; PAIR_BITMAP_WORDS]);
+        let mut literal_bytes = Vec::new();
+        let mut literal_start = Vec::with_capacity(literals.len() + 1);
         for (id, literal) in literals.iter().enumerate() {
             let bytes = literal.as_bytes();
-            if bytes.len() == 3 {
+            literal_start.push(u32::try_from(literal_bytes.len()).ok()?);
+            literal_bytes.extend_from_slice(bytes);
+            let window = if bytes.len() == 3 {
                 let window = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], 0]);
                 short.push(WindowEntry::new(window, 0, id, bytes)?);
+                window
             } else {
                 let these = windows(bytes);
-                let (offset, &window) = these
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(i, w)| (sharing.get(w).copied().unwrap_or(0), *i))?;
+                let (offset, &window) = these.iter().enumerate().min_by_key(|(i, w)| {
+                    let [a, b, _, _] = w.to_le_bytes();
+                    // A shared window costs a compare per literal sharing it whenever
+                    // it occurs; a common pair costs a hash at every position it occurs.
+                    // Weighed so, literals are spread thin and most pairs are rare.
+                    (
+                        pair_commonness([a, b]) + 16 * sharing.get(w).copied().unwrap_or(0),
+                        *i,
+                    )
+                })?;
                 long.push(WindowEntry::new(window, offset, id, bytes)?);
-            }
+                window
+            };
+            let pair = (window & 0xffff) as usize;
+            pairs[pair / 64] |= 1 << (pair % 64);
         }
+        literal_start.push(u32::try_from(literal_bytes.len()).ok()?);
         let mut sets_of_start = vec![0u32; literals.len() + 1];
         for set in sets {
             for &literal in set {
@@ -796,10 +895,9 @@ impl Prefilter {
             }
         }
         Some(Prefilter {
-            literals: literals
-                .iter()
-                .map(|l| l.as_bytes().to_vec().into_boxed_slice())
-                .collect(),
+            literal_bytes,
+            literal_start,
+            pairs,
             long: WindowTable::new(long),
             short: WindowTable::new(short),
             sets_of_start,
@@ -812,6 +910,10 @@ impl Prefilter {
         self.set_len.len()
     }
 
+    fn literal_count(&self) -> usize {
+        self.literal_start.len().saturating_sub(1)
+    }
+
     fn set_len(&self, set: u32) -> u32 {
         self.set_len.get(set as usize).copied().unwrap_or(0)
     }
@@ -821,13 +923,17 @@ impl Prefilter {
     fn scan(&self, padded: &[u8], marks: &mut ScanMarks) {
         let len = padded.len().saturating_sub(SCAN_PADDING);
         for (at, w) in padded.windows(4).take(len).enumerate() {
+            let pair = usize::from(u16::from_le_bytes([w[0], w[1]]));
+            if self.pairs[(pair / 64) % PAIR_BITMAP_WORDS] & (1 << (pair % 64)) == 0 {
+                continue;
+            }
             let window = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
             if self.long.may_hold(window) {
-                self.probe_hit(&self.long, padded, len, at, window, marks);
+                self.probe(&self.long, window, padded, len, at, marks);
             }
             let window = window & 0x00ff_ffff;
             if self.short.may_hold(window) {
-                self.probe_hit(&self.short, padded, len, at, window, marks);
+                self.probe(&self.short, window, padded, len, at, marks);
             }
         }
     }
@@ -835,19 +941,17 @@ impl Prefilter {
     /// The rare path of [`Prefilter::scan`], kept out of line so the loop over positions
     /// stays small.
     #[inline(never)]
-    fn probe_hit(
+    fn probe(
         &self,
         table: &WindowTable,
+        window: u32,
         padded: &[u8],
         len: usize,
         at: usize,
-        window: u32,
         marks: &mut ScanMarks,
     ) {
         for entry in table.candidates(window) {
-            if entry.window == window {
-                self.confirm(entry, padded, len, at, marks);
-            }
+            self.confirm(entry, padded, len, at, marks);
         }
     }
 
@@ -872,14 +976,17 @@ impl Prefilter {
             return;
         }
         let id = entry.literal as usize;
-        let literal = self.literals.get(id).map_or(&[][..], |l| &l[..]);
         // The head matched; a longer literal must also fit in the text, padding excluded.
-        let found = literal.len() <= 8
-            || padded
+        if entry.len > 8 {
+            let first = self.literal_start.get(id).copied().unwrap_or(0) as usize;
+            let last = self.literal_start.get(id + 1).copied().unwrap_or(0) as usize;
+            let literal = self.literal_bytes.get(first..last).unwrap_or_default();
+            let found = padded
                 .get(start..len)
                 .is_some_and(|rest| rest.starts_with(literal));
-        if !found {
-            return;
+            if !found {
+                return;
+            }
         }
         let generation = marks.generation;
         match marks.literal.get_mut(id) {
@@ -1564,26 +1671,14 @@ impl Session<'_> {
             if now - stored.time > i64::from(rule.timeframe) {
                 return false;
             }
-            if !rule.global_frequency && *stored.agent != *view.agent {
+            // A keyed search (`same_*` options) sees only events whose key equals this
+            // one's: same source and same values. Otherwise only the source is compared.
+            if rule.same.is_empty() && !rule.global_frequency && *stored.agent != *view.agent {
                 continue;
             }
             let names = kept_fields
                 .get(stored.rule as usize)
                 .map_or(&[][..], |n| &n[..]);
-            let same_ok = rule.same.iter().all(|c| match c {
-                Correlate::Field(name) => match (
-                    stored.kept.get(names, name),
-                    view.fields.get_canonical(name),
-                ) {
-                    (Some(a), Some(b)) => a == b,
-                    _ => false,
-                },
-                Correlate::Agent => *stored.agent == *view.agent,
-                Correlate::Location => *stored.location == *view.location,
-            });
-            if !same_ok {
-                continue;
-            }
             let different_ok = rule.different.iter().all(|c| match c {
                 Correlate::Field(name) => match (
                     stored.kept.get(names, name),
