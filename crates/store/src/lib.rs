@@ -4,8 +4,10 @@
 //! identify a row, drive retention or are filtered on are real columns (`source`, `epoch`,
 //! `seq`, `part`, `ts`, `event_type`, and for alerts `rule`, `severity` and `level`, NULL on
 //! other rows), written by the store from the same [`Event`] it serialises ([`AlertColumns`]),
-//! so inserting never parses JSON. The alert filters use partial indexes over alert rows
-//! only; ordinary events pay for the key and time indexes alone. The schema lives in numbered SQL files under
+//! so inserting never parses JSON. The alert filters use one partial index over alert rows
+//! only, in id order with the filter columns in it (appending to it is cheap, see
+//! `migrations/0005_one_alert_index.sql`); ordinary events pay for the key and time indexes
+//! alone. The schema lives in numbered SQL files under
 //! `migrations/`, applied in order, each in its own transaction, with the version kept in
 //! `PRAGMA user_version`.
 //!
@@ -369,16 +371,11 @@ impl Store {
         })
     }
 
-    /// Refresh the planner's statistics for the filter indexes. Without them SQLite may
-    /// prefer walking every alert id over a range on level or severity, however selective;
-    /// with them (STAT4 samples, which a bounded `analysis_limit` would skip) it picks the
-    /// index that reads fewest rows. The alert indexes are partial, over alert rows only.
-    /// Each retention pass calls this.
+    /// Refresh the planner's statistics for the alert index, so that it knows how many rows
+    /// are alerts when it weighs that index against the time index for a query with both
+    /// kinds of filter. Each retention pass calls this.
     pub fn analyze(&self) -> Result<(), Error> {
-        self.conn.execute_batch(
-            "ANALYZE events_alert_id; ANALYZE events_alert_rule; \
-             ANALYZE events_alert_severity; ANALYZE events_alert_level;",
-        )?;
+        self.conn.execute_batch("ANALYZE events_alert;")?;
         Ok(())
     }
 

@@ -33,6 +33,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_alert_columns.sql",
         sql: include_str!("../migrations/0004_alert_columns.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_one_alert_index.sql",
+        sql: include_str!("../migrations/0005_one_alert_index.sql"),
+    },
 ];
 
 /// The schema version this build writes.

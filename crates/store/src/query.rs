@@ -47,7 +47,7 @@ pub struct StoredEvent {
 
 impl AlertQuery {
     /// The SQL and its parameters. `event_type = 'alert'` is spelt exactly as in the partial
-    /// indexes' condition (`migrations/0004_alert_columns.sql`), or SQLite would not use them.
+    /// index's condition (`migrations/0005_one_alert_index.sql`), or SQLite would not use it.
     fn to_sql(&self) -> (String, Vec<Value>) {
         let mut sql = String::from(
             "SELECT id, source, epoch, seq, part, ts, eve FROM events \
@@ -72,6 +72,17 @@ impl AlertQuery {
         }
         if let Some(since) = self.since {
             push("ts >=", Value::Integer(since.as_micros()), &mut sql);
+            // The same condition as an id bound, which the alert index (in id order) can
+            // seek to: no row at or after `since` has a smaller id than the first such row
+            // in `events_ts`. Without it, a `since` that no alert matches reads every alert.
+            // Named, because for `min(id)` SQLite would otherwise walk the table in id order
+            // from its oldest row to the first at `since`.
+            push(
+                "id >= (SELECT min(id) FROM events INDEXED BY events_ts WHERE ts >=",
+                Value::Integer(since.as_micros()),
+                &mut sql,
+            );
+            sql.push(')');
         }
         if let Some(until) = self.until {
             push("ts <", Value::Integer(until.as_micros()), &mut sql);

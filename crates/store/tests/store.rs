@@ -302,41 +302,122 @@ fn retention_by_age_removes_only_older_events() {
 }
 
 #[test]
-fn alert_filters_use_the_alert_indexes() {
+fn alert_filters_use_the_alert_index_and_never_sort_or_scan_the_table() {
     let (_dir, path) = temp();
     let store = filled(&path, 2000);
     // With statistics, as the manager keeps them (each retention pass refreshes them).
     store.analyze().expect("analyze");
     let plan = |query: AlertQuery| store.explain(&query).expect("explain").join(" | ");
-    let by_rule = plan(AlertQuery {
-        rule_id: Some(5701),
-        ..AlertQuery::default()
-    });
-    assert!(
-        by_rule.contains("events_alert_rule"),
-        "rule filter plan: {by_rule}"
-    );
-    // Levels 14 and up are one alert in eight here: selective enough for the level index,
-    // which the planner knows from the statistics.
-    let by_level = plan(AlertQuery {
-        min_level: Some(14),
-        ..AlertQuery::default()
-    });
-    assert!(by_level.contains("events_alert_level"), "{by_level}");
-    let unselective = plan(AlertQuery {
-        min_level: Some(2),
-        ..AlertQuery::default()
-    });
-    assert!(
-        unselective.contains("events_alert_id") && !unselective.contains("TEMP B-TREE"),
-        "most alerts pass: walk alerts newest first and stop at the limit: {unselective}"
-    );
-    let all = plan(AlertQuery::default());
-    assert!(all.contains("events_alert_id"), "{all}");
-    assert!(
-        !all.contains("TEMP B-TREE"),
-        "newest first needs no sort: {all}"
-    );
+    let filters = [
+        ("all", AlertQuery::default()),
+        (
+            "rule",
+            AlertQuery {
+                rule_id: Some(5701),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "severity",
+            AlertQuery {
+                max_severity: Some(1),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "level",
+            AlertQuery {
+                min_level: Some(14),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "rule, severity and level",
+            AlertQuery {
+                rule_id: Some(5701),
+                max_severity: Some(2),
+                min_level: Some(3),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "since",
+            AlertQuery {
+                since: Some(Timestamp::from_secs(T0 + 1500)),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "rule since",
+            AlertQuery {
+                rule_id: Some(5701),
+                since: Some(Timestamp::from_secs(T0 + 1500)),
+                ..AlertQuery::default()
+            },
+        ),
+        (
+            "follow",
+            AlertQuery {
+                after_id: Some(1000),
+                ..AlertQuery::default()
+            },
+        ),
+    ];
+    for (name, query) in filters {
+        let plan = plan(query);
+        println!("{name}: {plan}");
+        // Word by word: `events_alert` must not match a longer name.
+        let words: Vec<&str> = plan.split_whitespace().collect();
+        assert!(
+            words
+                .windows(2)
+                .any(|w| w[0] == "INDEX" && (w[1] == "events_alert" || w[1] == "events_ts")),
+            "{name}: an index: {plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{name}: no sort: {plan}");
+        if name.contains("since") {
+            // Seeks to the first id at or after `since` instead of walking every alert.
+            assert!(
+                plan.contains("SEARCH events USING INDEX events_alert (id>?)")
+                    && plan.contains("SEARCH events USING COVERING INDEX events_ts (ts>?)"),
+                "{name}: {plan}"
+            );
+        }
+    }
+    // The id bound changes nothing in what `since` returns, alone or with `until`.
+    for (since, until) in [
+        (1500, None),
+        (1995, None),
+        (5000, None),
+        (0, None),
+        (500, Some(900)),
+    ] {
+        let got: Vec<i64> = store
+            .alerts(&AlertQuery {
+                since: Some(Timestamp::from_secs(T0 + since)),
+                until: until.map(|u| Timestamp::from_secs(T0 + u)),
+                limit: Some(10_000),
+                ..AlertQuery::default()
+            })
+            .expect("query")
+            .iter()
+            .map(|r| r.id)
+            .collect();
+        let want: Vec<i64> = store
+            .alerts(&AlertQuery {
+                limit: Some(10_000),
+                ..AlertQuery::default()
+            })
+            .expect("query")
+            .iter()
+            .filter(|r| {
+                let secs = r.timestamp.as_secs() - T0;
+                secs >= since && until.is_none_or(|u| secs < u)
+            })
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(got, want, "since {since} until {until:?}");
+    }
     // And the filters return what they say.
     let rule = store
         .alerts(&AlertQuery {
