@@ -424,19 +424,16 @@ impl Batch<'_> {
     pub fn insert(&mut self, key: Key<'_>, event: &Event) -> Result<bool, Error> {
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
-        let written = event.write_eve(EveMode::Extended, &mut buffer);
-        let result = match written {
-            Ok(()) => match std::str::from_utf8(&buffer) {
-                Ok(eve) => self.insert_eve(
-                    key,
-                    event.timestamp,
-                    &event.event_type,
-                    AlertColumns::of(event),
-                    eve,
-                ),
-                Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
-            },
-            Err(error) => Err(Error::Encode(error.to_string())),
+        event.append_eve(EveMode::Extended, &mut buffer);
+        let result = match std::str::from_utf8(&buffer) {
+            Ok(eve) => self.insert_eve(
+                key,
+                event.timestamp,
+                &event.event_type,
+                AlertColumns::of(event),
+                eve,
+            ),
+            Err(_) => Err(Error::Encode("EVE writer produced invalid UTF-8".into())),
         };
         self.buffer = buffer;
         result
