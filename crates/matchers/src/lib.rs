@@ -40,6 +40,7 @@ mod finder;
 mod os_match;
 mod os_regex;
 mod pcre;
+mod simple;
 
 use std::fmt;
 use std::sync::Arc;
@@ -380,6 +381,13 @@ impl Pattern {
     /// For pcre2 patterns: whether PCRE2 itself runs it (rather than the `regex` crate).
     pub fn uses_pcre2_engine(&self) -> bool {
         matches!(&*self.compiled, Compiled::Pcre(p) if p.uses_pcre2())
+    }
+
+    /// For pcre2 patterns: whether the backtracking-free simple matcher runs it (for tests
+    /// that hold it to PCRE2's answers).
+    #[doc(hidden)]
+    pub fn uses_simple_engine(&self) -> bool {
+        matches!(&*self.compiled, Compiled::Pcre(p) if p.uses_simple())
     }
 }
 

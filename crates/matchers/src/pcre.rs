@@ -18,6 +18,7 @@
 //! only of plain characters is compared as a string (so its `$` does not accept a final
 //! newline), as OSSEC does.
 
+use crate::simple::Simple;
 use crate::{Found, PatternError};
 use regex_syntax::hir::literal::Extractor;
 
@@ -50,6 +51,9 @@ enum Engine {
     /// (`^error: a$|^error: b$`), searched directly. Many rules are written so, and PCRE2
     /// would otherwise run them (for their `$`), with no literal for the prefilter.
     Alternatives(Box<[Alternative]>),
+    /// A pattern of the shape [`Simple`] matches without backtracking (most decoders'
+    /// `^for (\S+) from (\S+) port \d+`), with its source for literal extraction.
+    Simple(Box<Simple>, Box<str>),
 }
 
 /// One branch of [`Engine::Alternatives`]: the literal and its anchors. `$` follows PCRE2:
@@ -170,6 +174,12 @@ impl Pcre {
         if let Some(engine) = literal_alternatives(pattern) {
             return Ok(Pcre { flavor, engine });
         }
+        if let Some(simple) = simple_engine(pattern, caseless) {
+            return Ok(Pcre {
+                flavor,
+                engine: Engine::Simple(Box::new(simple), pattern.into()),
+            });
+        }
         if rust_regex_reads_it_the_same(pattern) {
             if let Ok(re) = regex::bytes::RegexBuilder::new(pattern)
                 .unicode(false)
@@ -209,6 +219,7 @@ impl Pcre {
             Engine::Full(re) => re.is_match(text).unwrap_or(false),
             Engine::Literal { .. } => self.literal_span(text).is_some(),
             Engine::Alternatives(_) => self.alternatives_span(text).is_some(),
+            Engine::Simple(simple, _) => simple.find(text, None).is_some(),
         }
     }
 
@@ -260,6 +271,7 @@ impl Pcre {
             Engine::Alternatives(_) => self.alternatives_span(text).map(|(_, end)| end),
             Engine::Fast(re) => re.find(text).map(|m| m.end()),
             Engine::Full(re) => re.find(text).ok()?.map(|m| m.end()),
+            Engine::Simple(simple, _) => simple.find(text, None).map(|(_, end)| end),
         }
     }
 
@@ -295,6 +307,13 @@ impl Pcre {
                     end: whole.end(),
                 })
             }
+            Engine::Simple(simple, _) => {
+                let mut spans = [None; 32];
+                let spans = spans.get_mut(..simple.group_count())?;
+                let (start, end) = simple.find(text, Some(spans))?;
+                let groups = group_list(spans.iter().copied(), ossec);
+                Some(Found { groups, start, end })
+            }
             Engine::Full(re) => {
                 let caps = re.captures(text).ok()??;
                 let whole = caps.get(0)?;
@@ -313,6 +332,7 @@ impl Pcre {
         match &self.engine {
             Engine::Fast(re) => re.captures_len().saturating_sub(1),
             Engine::Full(re) => re.captures_len().saturating_sub(1),
+            Engine::Simple(simple, _) => simple.group_count(),
             Engine::Literal { .. } | Engine::Alternatives(_) => 0,
         }
     }
@@ -321,11 +341,16 @@ impl Pcre {
         matches!(self.engine, Engine::Full(_))
     }
 
+    pub(crate) fn uses_simple(&self) -> bool {
+        matches!(self.engine, Engine::Simple(..))
+    }
+
     /// Literals one of which starts every match, from the `regex` crate's analysis. Only for
     /// patterns the `regex` crate parsed; case-sensitive.
     pub(crate) fn required_literals(&self) -> Option<Vec<String>> {
-        let re = match &self.engine {
-            Engine::Fast(re) => re,
+        let source = match &self.engine {
+            Engine::Fast(re) => re.as_str(),
+            Engine::Simple(_, source) => source,
             Engine::Literal { literal, .. } => {
                 if literal.is_empty() {
                     return None;
@@ -354,7 +379,7 @@ impl Pcre {
             .unicode(false)
             .utf8(false)
             .build()
-            .parse(re.as_str())
+            .parse(source)
             .ok()?;
         let mut seq = Extractor::new().extract(&hir);
         if self.is_case_insensitive() {
@@ -429,16 +454,35 @@ fn ossec_literal_shortcut(pattern: &str) -> Option<Engine> {
     })
 }
 
+/// The [`Simple`] form of `pattern`, when `regex-syntax` reads it as PCRE2 does (its `$`
+/// aside, which [`Simple`] gives PCRE2's meaning) and it has the simple shape.
+fn simple_engine(pattern: &str, caseless: bool) -> Option<Simple> {
+    // `\z` is an absolute end in both, which `Simple` would read as PCRE2's `$`.
+    if !parses_as_in_pcre2(pattern) || pattern.contains("\\z") {
+        return None;
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(caseless)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    Simple::new(&hir)
+}
+
 /// Whether the `regex` crate, with Unicode off, gives this pattern the same meaning PCRE2
 /// does. Conservative: anything doubtful goes to PCRE2.
 fn rust_regex_reads_it_the_same(pattern: &str) -> bool {
+    // `$` also matches before a final newline in PCRE2.
+    !pattern.contains('$') && parses_as_in_pcre2(pattern)
+}
+
+/// [`rust_regex_reads_it_the_same`] but for `$`.
+fn parses_as_in_pcre2(pattern: &str) -> bool {
     let b = pattern.as_bytes();
     // Non-ASCII: PCRE2 without UTF sees bytes, so `[é]` is a two-byte class there.
     if !pattern.is_ascii() {
-        return false;
-    }
-    // `$` also matches before a final newline in PCRE2.
-    if b.contains(&b'$') {
         return false;
     }
     // `\<` `\>` are word boundaries in `regex`, literals in PCRE2; `{,n}` differs by version.
@@ -486,14 +530,7 @@ mod tests {
 
     #[test]
     fn lookaround_backrefs_and_dollar_use_pcre2() {
-        for p in [
-            r"foo(?=bar)",
-            r"(a)\1",
-            r"e\w$",
-            r"a++b",
-            r"x{,3}",
-            r"\<tag",
-        ] {
+        for p in [r"foo(?=bar)", r"(a)\1", r"a++b", r"x{,3}", r"\<tag"] {
             assert!(Pcre::compile(p, Flavor::Wazuh).unwrap().uses_pcre2(), "{p}");
         }
     }
@@ -503,6 +540,15 @@ mod tests {
         let p = Pcre::compile("abc$", Flavor::Wazuh).unwrap();
         assert!(p.is_match(b"xabc\n"));
         assert!(!p.is_match(b"abc\nx"));
+        // A simple pattern with `$` runs without PCRE2, with PCRE2's `$`.
+        let p = Pcre::compile(r"e(\w)$", Flavor::Wazuh).unwrap();
+        assert!(matches!(p.engine, Engine::Simple(..)));
+        assert!(p.is_match(b"one1\n"));
+        assert!(!p.is_match(b"one1\nx"));
+        assert_eq!(p.captures(b"xe1\n").map(|f| f.groups), Some(vec![(2, 3)]));
+        assert!(!Pcre::compile(r"e\w\z", Flavor::Wazuh)
+            .unwrap()
+            .is_match(b"e1\n"));
     }
 
     #[test]

@@ -196,3 +196,113 @@ fn every_corpus_pattern_compiles() {
         failures.len()
     );
 }
+
+/// Log lines of the corpus rule tests, whole and from after the first `": "` (where a
+/// decoder's patterns usually start), to hold pattern engines to PCRE2's answers.
+fn corpus_log_texts(root: &Path) -> Vec<String> {
+    let line_list = Regex::new(r#""lines": \[(.*)\]"#).expect("static regex");
+    let item = Regex::new(r#""((?:[^"\\]|\\.)*)""#).expect("static regex");
+    let mut out = Vec::new();
+    for file in ["ossec/cases.jsonl", "wazuh/cases.jsonl"] {
+        let Ok(text) = std::fs::read_to_string(root.join(file)) else {
+            continue;
+        };
+        for case in text.lines() {
+            let Some(list) = line_list.captures(case) else {
+                continue;
+            };
+            for quoted in item.captures_iter(&list[1]) {
+                let line = quoted[1].replace("\\\"", "\"").replace("\\\\", "\\");
+                if let Some(at) = line.find(": ") {
+                    out.push(line[at + 2..].to_string());
+                }
+                out.push(line);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn simple_engine_agrees_with_pcre2_on_corpus_logs() {
+    let Some(root) = corpus_root() else {
+        return;
+    };
+    let texts = corpus_log_texts(&root);
+    assert!(texts.len() > 1000, "found only {} log texts", texts.len());
+    let mut checked = 0;
+    let mut disagreements = Vec::new();
+    for p in extract(&root) {
+        if !matches!(p.dialect, Dialect::Pcre2 | Dialect::OssecPcre2) {
+            continue;
+        }
+        let Ok(pattern) = Pattern::compile(p.dialect, &p.pattern) else {
+            continue;
+        };
+        if !pattern.uses_simple_engine() {
+            continue;
+        }
+        let reference = pcre2::bytes::RegexBuilder::new()
+            .utf(false)
+            .caseless(p.dialect == Dialect::OssecPcre2)
+            .jit_if_available(true)
+            .build(&p.pattern)
+            .expect("PCRE2 compiles what the simple engine accepts");
+        checked += 1;
+        for text in &texts {
+            let ours = pattern.captures(text);
+            let theirs = reference.captures(text.as_bytes()).ok().flatten();
+            let ours_span = ours.as_ref().map(|c| (c.match_start, c.match_end));
+            let theirs_span = theirs
+                .as_ref()
+                .and_then(|c| c.get(0))
+                .map(|m| (m.start(), m.end()));
+            let group_texts = |c: &pcre2::bytes::Captures<'_>| -> Vec<String> {
+                (1..c.len())
+                    .filter_map(|i| c.get(i))
+                    .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                    .collect()
+            };
+            let same_groups = match (&ours, &theirs) {
+                (Some(o), Some(t)) => {
+                    let ours: Vec<String> = o
+                        .groups
+                        .iter()
+                        .filter(|g| !g.is_empty())
+                        .map(|g| g.to_string())
+                        .collect();
+                    let theirs: Vec<String> = group_texts(t)
+                        .into_iter()
+                        .filter(|g| !g.is_empty())
+                        .collect();
+                    ours == theirs
+                }
+                _ => true,
+            };
+            if ours_span != theirs_span || !same_groups {
+                disagreements.push(format!(
+                    "{} {:?} on {text:?}: ours {ours_span:?}, PCRE2 {theirs_span:?}",
+                    p.file, p.pattern
+                ));
+            }
+        }
+    }
+    println!(
+        "{checked} simple patterns checked against PCRE2 on {} texts",
+        texts.len()
+    );
+    for d in disagreements.iter().take(20) {
+        println!("DISAGREE {d}");
+    }
+    assert!(
+        checked > 100,
+        "only {checked} patterns run on the simple engine"
+    );
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements",
+        disagreements.len()
+    );
+}
