@@ -8,10 +8,12 @@
 //!
 //! This crate does no I/O.
 
+mod flow_record;
 pub mod json;
 mod parse;
 mod time;
 
+pub use flow_record::{mac_text, tcp_flag_fields, tcp_flags_hex, FlowRecord, FlowTcp};
 pub use time::Timestamp;
 
 use serde::{Deserialize, Serialize};
@@ -70,6 +72,12 @@ pub struct Event {
     /// Picket's own fields, outside the EVE schema.
     #[serde(skip)]
     pub picket: Map<String, Value>,
+    /// A `flow` record's fields kept typed until written (see [`FlowRecord`]). They stand
+    /// for the body and some `extra` and `picket` fields; [`Event::materialize`] turns them
+    /// into those for code that reads the JSON values. Fields already in `body`, `extra` or
+    /// `picket` win over the record's.
+    #[serde(skip)]
+    pub flow_record: Option<Box<FlowRecord>>,
 }
 
 impl Event {
@@ -85,11 +93,33 @@ impl Event {
             body: Value::Null,
             extra: Map::new(),
             picket: Map::new(),
+            flow_record: None,
         }
+    }
+
+    /// Move a typed [`FlowRecord`] into `body`, `extra` and `picket` as JSON values, for
+    /// code that reads those (analytics, tests). Nothing changes in the written record.
+    pub fn materialize(&mut self) {
+        let Some(record) = self.flow_record.take() else {
+            return;
+        };
+        let (mut extra, body, mut picket) = record.fields();
+        extra.append(&mut self.extra);
+        self.extra = extra;
+        if self.body.is_null() {
+            self.body = body;
+        }
+        picket.append(&mut self.picket);
+        self.picket = picket;
     }
 
     /// The EVE JSON object for this event.
     pub fn to_eve(&self, mode: EveMode) -> Value {
+        if self.flow_record.is_some() {
+            let mut plain = self.clone();
+            plain.materialize();
+            return plain.to_eve(mode);
+        }
         let mut object = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             // Serialising plain strings and numbers cannot fail; keep an empty object if it
@@ -123,6 +153,51 @@ impl Event {
     /// envelope in EVE's order, then `extra`, the body and `picket`, each value written
     /// exactly as serde_json writes it.
     pub fn append_eve(&self, mode: EveMode, out: &mut Vec<u8>) {
+        if let Some(record) = &self.flow_record {
+            if !self.body.is_null() || !self.extra.is_empty() || !self.picket.is_empty() {
+                // Fields to merge with the record's: rare (flowbits labels from detection),
+                // so the value form is good enough.
+                let mut plain = self.clone();
+                plain.materialize();
+                return plain.append_eve(mode, out);
+            }
+            self.append_envelope(out);
+            record.write_extra(out);
+            out.push(b',');
+            json::write_str(out, &self.event_type);
+            out.push(b':');
+            record.write_body(out);
+            if mode == EveMode::Extended {
+                out.extend_from_slice(b",\"picket\":");
+                record.write_picket(out);
+            }
+            out.push(b'}');
+            return;
+        }
+        self.append_envelope(out);
+        for (key, value) in &self.extra {
+            if !is_envelope_key(key) && *key != self.event_type && key != "picket" {
+                out.push(b',');
+                json::write_str(out, key);
+                out.push(b':');
+                json::write_value(out, value);
+            }
+        }
+        if !self.body.is_null() {
+            out.push(b',');
+            json::write_str(out, &self.event_type);
+            out.push(b':');
+            json::write_value(out, &self.body);
+        }
+        if mode == EveMode::Extended && !self.picket.is_empty() {
+            out.extend_from_slice(b",\"picket\":");
+            json::write_map(out, &self.picket);
+        }
+        out.push(b'}');
+    }
+
+    /// The envelope's fields, from the opening brace.
+    fn append_envelope(&self, out: &mut Vec<u8>) {
         // Destructured in full so that a new envelope field cannot be forgotten here.
         let Event {
             timestamp,
@@ -131,9 +206,10 @@ impl Event {
             flow_id,
             community_id,
             endpoints,
-            body,
-            extra,
-            picket,
+            body: _,
+            extra: _,
+            picket: _,
+            flow_record: _,
         } = self;
         let Endpoints {
             src_ip,
@@ -180,25 +256,6 @@ impl Event {
             out.extend_from_slice(b",\"proto\":");
             json::write_str(out, proto);
         }
-        for (key, value) in extra {
-            if !is_envelope_key(key) && *key != *event_type && key != "picket" {
-                out.push(b',');
-                json::write_str(out, key);
-                out.push(b':');
-                json::write_value(out, value);
-            }
-        }
-        if !body.is_null() {
-            out.push(b',');
-            json::write_str(out, event_type);
-            out.push(b':');
-            json::write_value(out, body);
-        }
-        if mode == EveMode::Extended && !picket.is_empty() {
-            out.extend_from_slice(b",\"picket\":");
-            json::write_map(out, picket);
-        }
-        out.push(b'}');
     }
 
     /// One line of EVE JSON, without the trailing newline.

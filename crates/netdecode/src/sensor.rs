@@ -14,7 +14,7 @@ use crate::flow::{
 };
 use crate::inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
 use crate::reassembly::{ReassemblyConfig, ReassemblyStats, Stream, StreamSink};
-use picket_event::{Endpoints, Event, Timestamp};
+use picket_event::{tcp_flag_fields, Endpoints, Event, FlowRecord, FlowTcp, Timestamp};
 use picket_proto::{AppEvent, Direction};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -1471,14 +1471,6 @@ fn app_event(
     e
 }
 
-fn tcp_flags_hex(flags: u8) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(2);
-    s.push(char::from(HEX[usize::from(flags >> 4)]));
-    s.push(char::from(HEX[usize::from(flags & 15)]));
-    s
-}
-
 fn tcp_state_name(flow: &Flow) -> &'static str {
     use EndpointState::*;
     let (o, r) = (flow.conn.state[ORIG], flow.conn.state[RESP]);
@@ -1519,91 +1511,41 @@ fn detected_app_proto(flow: &Flow) -> Option<&'static str> {
     }
 }
 
-/// The EVE `flow` record for a finished flow.
+/// The EVE `flow` record for a finished flow, its fields kept typed until written.
 pub fn flow_event(flow: &Flow, reason: EndReason, host: Option<&str>) -> Event {
     let mut e = envelope(flow, flow.last_ts, "flow", ORIG, host);
-    let mut extra = Map::new();
-    if let Some(name) = detected_app_proto(flow) {
-        extra.insert("app_proto".into(), Value::from(name));
-    }
-    let age = flow.last_ts.as_secs() - flow.first_ts.as_secs();
-    // Built from keys in sorted order, which a BTreeMap-backed map bulk-loads in one pass.
-    let body: Map<String, Value> = [
-        ("age", Value::from(age)),
-        ("alerted", Value::Bool(flow.alerted)),
-        ("bytes_toclient", Value::from(flow.bytes[RESP])),
-        ("bytes_toserver", Value::from(flow.bytes[ORIG])),
-        ("end", Value::from(flow.last_ts.to_string())),
-        ("pkts_toclient", Value::from(flow.pkts[RESP])),
-        ("pkts_toserver", Value::from(flow.pkts[ORIG])),
-        ("reason", Value::from(reason.as_str())),
-        ("start", Value::from(flow.first_ts.to_string())),
-        ("state", Value::from(flow.state())),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect();
-    let body = Value::Object(body);
-    if flow.key.proto == PROTO_TCP {
-        let all = flow.tcp_flags[0] | flow.tcp_flags[1];
-        let mut tcp: Map<String, Value> = tcp_flag_fields(all).collect();
-        // The flow record adds the state and each side's flags to the netflow fields.
-        tcp.insert("state".into(), Value::from(tcp_state_name(flow)));
-        let side = |d: usize| Value::from(tcp_flags_hex(flow.tcp_flags[d]));
-        tcp.insert("tcp_flags_tc".into(), side(RESP));
-        tcp.insert("tcp_flags_ts".into(), side(ORIG));
-        extra.insert("tcp".into(), Value::Object(tcp));
-    }
-    if let Some((t, c)) = flow.icmp.icmp_type {
-        extra.insert("icmp_type".into(), Value::from(t));
-        extra.insert("icmp_code".into(), Value::from(c));
-    }
-    if let Some((t, c)) = flow.icmp.response {
-        extra.insert("response_icmp_type".into(), Value::from(t));
-        extra.insert("response_icmp_code".into(), Value::from(c));
-    }
-    extra.insert(
-        "ip_v".into(),
-        Value::from(if flow.key.addrs[0].is_ipv4() { 4 } else { 6 }),
-    );
-    if flow.key.vlan[0] != 0 || flow.key.vlan[1] != 0 {
-        let ids: Vec<u16> = flow.key.vlan.iter().copied().filter(|v| *v != 0).collect();
-        extra.insert("vlan".into(), Value::from(ids));
-    }
-    if let Some(ether) = flow_ether(flow, ORIG) {
-        extra.insert("ether".into(), ether);
-    }
-    if flow.key.proto == PROTO_ESP {
-        extra.insert("spi".into(), Value::from(flow.key.spi));
-    }
-    e.body = body;
-    e.extra = extra;
-    e.picket
-        .insert("conn_state".into(), Value::from(flow.conn_state()));
-    e.picket
-        .insert("history".into(), Value::from(flow.conn.history.clone()));
-    e.picket
-        .insert("missed_bytes".into(), Value::from(flow.missed_bytes()));
+    // The record writes `ip_v` among its own fields.
+    e.extra.clear();
+    e.flow_record = Some(Box::new(FlowRecord {
+        app_proto: detected_app_proto(flow),
+        start: flow.first_ts,
+        end: flow.last_ts,
+        pkts_toserver: flow.pkts[ORIG],
+        pkts_toclient: flow.pkts[RESP],
+        bytes_toserver: flow.bytes[ORIG],
+        bytes_toclient: flow.bytes[RESP],
+        alerted: flow.alerted,
+        reason: reason.as_str(),
+        state: flow.state(),
+        tcp: (flow.key.proto == PROTO_TCP).then(|| FlowTcp {
+            flags_ts: flow.tcp_flags[ORIG],
+            flags_tc: flow.tcp_flags[RESP],
+            state: tcp_state_name(flow),
+        }),
+        icmp: flow.icmp.icmp_type,
+        response_icmp: flow.icmp.response,
+        ip_v: if flow.key.addrs[0].is_ipv4() { 4 } else { 6 },
+        vlan: flow.key.vlan,
+        ether: flow
+            .macs
+            .as_ref()
+            .map(|m| Box::new([m.side[ORIG].clone(), m.side[RESP].clone()])),
+        spi: (flow.key.proto == PROTO_ESP).then_some(flow.key.spi),
+        conn_state: flow.conn_state(),
+        history: flow.conn.history.clone(),
+        missed_bytes: flow.missed_bytes(),
+    }));
     e
-}
-
-/// TCP's `tcp` object of flow-like records: the flags seen (`flags`, as booleans and in
-/// hex), keys in sorted order so the map bulk-loads.
-fn tcp_flag_fields(flags: u8) -> impl Iterator<Item = (String, Value)> {
-    let flag = |bit: u8| (flags & bit != 0).then_some(Value::Bool(true));
-    [
-        ("ack", flag(tcp_flags::ACK)),
-        ("cwr", flag(tcp_flags::CWR)),
-        ("ecn", flag(tcp_flags::ECE)),
-        ("fin", flag(tcp_flags::FIN)),
-        ("psh", flag(tcp_flags::PSH)),
-        ("rst", flag(tcp_flags::RST)),
-        ("syn", flag(tcp_flags::SYN)),
-        ("tcp_flags", Some(Value::from(tcp_flags_hex(flags)))),
-        ("urg", flag(tcp_flags::URG)),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| Some((k.to_string(), v?)))
 }
 
 /// The EVE `netflow` records of a finished flow: one per direction, each oriented from
@@ -1643,7 +1585,7 @@ pub fn netflow_events(flow: &Flow, host: Option<&str>) -> Vec<Event> {
             .collect();
             e.body = Value::Object(body);
             if flow.key.proto == PROTO_TCP {
-                let tcp: Map<String, Value> = tcp_flag_fields(flow.tcp_flags[dir]).collect();
+                let tcp = tcp_flag_fields(flow.tcp_flags[dir]);
                 e.extra.insert("tcp".into(), Value::Object(tcp));
             }
             let icmp = if dir == ORIG {

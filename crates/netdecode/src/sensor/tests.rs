@@ -277,7 +277,10 @@ fn timeouts_follow_packet_time() {
     r.ip(&ipv4(CLIENT, SERVER, PROTO_UDP, 1, 0, &udp(3, 4, b"y")));
     let timed_out: Vec<&Event> = r.events.iter().filter(|e| e.event_type == "flow").collect();
     assert_eq!(timed_out.len(), 1);
-    assert_eq!(timed_out[0].body["reason"], "timeout");
+    assert_eq!(
+        timed_out[0].to_eve(EveMode::Strict)["flow"]["reason"],
+        "timeout"
+    );
 }
 
 fn ipv6(src: u8, dst: u8, next: u8, payload: &[u8]) -> Vec<u8> {

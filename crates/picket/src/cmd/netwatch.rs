@@ -121,7 +121,9 @@ impl Stage {
 
     /// Look at the events the sensor just produced and append any alerts they raise.
     pub fn observe(&mut self, events: &mut Vec<Event>) {
-        for event in events.iter() {
+        for event in events.iter_mut() {
+            // Analytics reads records as JSON values; the sensor keeps flow records typed.
+            event.materialize();
             self.analytics.observe(event, &mut self.alerts);
         }
         events.append(&mut self.alerts);
