@@ -53,6 +53,59 @@ pub struct PacketView<'a> {
     /// The flow's app-layer protocol once a parser is attached (`http`, `dns`, `tls`, `ssh`),
     /// or `failed` once detection gave up on a flow that carried data.
     pub app_proto: Option<&'static str>,
+    /// The payload is encrypted application data (a TLS or SSH direction past its
+    /// handshake) and [`EncryptionHandling::Default`] is in force: raw-content inspection
+    /// (payload contents, pcre, byte tests) skips it, while header, flow and app-layer
+    /// keywords go on.
+    pub payload_encrypted: bool,
+}
+
+/// What detection does with a flow direction once it carries only encrypted application
+/// data (Suricata's `app-layer.protocols.tls.encryption-handling`, also applied to SSH
+/// after NEWKEYS). Ciphertext cannot match a content rule except by chance, and scanning
+/// it is most of the cost of inspecting such a flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncryptionHandling {
+    /// Stop raw-content inspection of encrypted data; app-layer buffers, flow keywords and
+    /// the app-layer state go on (Suricata's default).
+    #[default]
+    Default,
+    /// Inspect everything, ciphertext included (rules written for decrypted mirrors).
+    Full,
+    /// Stop packet inspection and stream reassembly of the encrypted direction; the flow
+    /// is still tracked and logged, and its app-layer records still inspected.
+    Bypass,
+}
+
+impl EncryptionHandling {
+    /// The names `FromStr` takes, as Suricata spells them.
+    pub const NAMES: [&'static str; 3] = ["default", "full", "bypass"];
+}
+
+impl std::str::FromStr for EncryptionHandling {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "default" => Ok(EncryptionHandling::Default),
+            "full" => Ok(EncryptionHandling::Full),
+            "bypass" => Ok(EncryptionHandling::Bypass),
+            other => Err(format!(
+                "unknown encryption handling {other:?} (expected one of: {})",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for EncryptionHandling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EncryptionHandling::Default => "default",
+            EncryptionHandling::Full => "full",
+            EncryptionHandling::Bypass => "bypass",
+        })
+    }
 }
 
 /// One app-layer record offered to detection, with buffers the EVE body does not carry
@@ -101,5 +154,21 @@ pub trait Inspector: Send + std::fmt::Debug {
     /// Counters for the `stats` event (under `picket.stats.detect`).
     fn stats(&self) -> Value {
         Value::Null
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EncryptionHandling;
+
+    #[test]
+    fn encryption_handling_names_round_trip_and_default_is_suricatas() {
+        for name in EncryptionHandling::NAMES {
+            let mode: EncryptionHandling = name.parse().expect("known name");
+            assert_eq!(mode.to_string(), name);
+        }
+        assert_eq!(EncryptionHandling::default(), EncryptionHandling::Default);
+        let err = "Bypass".parse::<EncryptionHandling>().unwrap_err();
+        assert!(err.contains("default, full, bypass"), "{err}");
     }
 }

@@ -29,7 +29,7 @@ pub mod inspect;
 pub mod reassembly;
 pub mod sensor;
 
-pub use inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
+pub use inspect::{AppView, EncryptionHandling, Inspector, PacketView, TcpHeader, Verdict};
 /// How `dns` records are written; part of [`SensorConfig`].
 pub use picket_proto::dns::DnsLogConfig;
 pub use sensor::{CaptureCounters, Sensor, SensorConfig};

@@ -12,7 +12,7 @@ use crate::defrag::{DefragConfig, Defragmenter, FragmentIn, Outcome};
 use crate::flow::{
     flow_id, mac_text, AppSlot, EndReason, Flow, FlowConfig, FlowKey, FlowTable, IcmpInfo,
 };
-use crate::inspect::{AppView, Inspector, PacketView, TcpHeader, Verdict};
+use crate::inspect::{AppView, EncryptionHandling, Inspector, PacketView, TcpHeader, Verdict};
 use crate::reassembly::{ReassemblyConfig, ReassemblyStats, Stream, StreamSink};
 use picket_event::{tcp_flag_fields, Endpoints, Event, FlowRecord, FlowTcp, Timestamp};
 use picket_proto::{AppEvent, Direction};
@@ -42,6 +42,8 @@ pub struct SensorConfig {
     /// Write the Ethernet addresses: `ether.src_mac`/`dest_mac` on records about a packet,
     /// `ether.src_macs`/`dest_macs` (each side's addresses) on `flow` and `netflow`.
     pub ethernet: bool,
+    /// What detection does with encrypted TLS and SSH data.
+    pub encryption: EncryptionHandling,
 }
 
 impl Default for SensorConfig {
@@ -57,6 +59,7 @@ impl Default for SensorConfig {
             dns_log: Default::default(),
             netflow: false,
             ethernet: false,
+            encryption: EncryptionHandling::default(),
         }
     }
 }
@@ -613,6 +616,17 @@ impl Sensor {
                         mine.release(&mut self.reassembly);
                         theirs.release(&mut self.reassembly);
                     }
+                    if let (EncryptionHandling::Bypass, AppSlot::Attached(parser)) =
+                        (self.config.encryption, &*app)
+                    {
+                        // Bypass: ciphertext is neither buffered nor handed on; sequence
+                        // tracking (gaps, flow state) goes on without the bytes.
+                        for (stream, d) in [(mine, dir), (theirs, 1 - dir)] {
+                            if stream.keep_data && parser.encrypted(direction(d)) {
+                                stream.release(&mut self.reassembly);
+                            }
+                        }
+                    }
                 }
                 if self.inspector.is_some() {
                     if let AppSlot::Attached(parser) = app {
@@ -739,6 +753,11 @@ impl Sensor {
             } => (None, Some((icmp_type, code))),
             _ => (None, None),
         };
+        let encrypted = match &flow.app {
+            AppSlot::Attached(parser) => parser.encrypted(direction(dir)),
+            _ => false,
+        };
+        let handling = self.config.encryption;
         let view = PacketView {
             ts,
             flow_id: flow.flow_id,
@@ -757,10 +776,15 @@ impl Sensor {
             ip_header,
             l4_header,
             app_proto: detected_app_proto(flow),
+            payload_encrypted: encrypted && handling == EncryptionHandling::Default,
         };
         let verdicts = &mut self.verdicts;
         verdicts.clear();
-        inspector.packet(&view, verdicts);
+        // Bypass skips the packet, but not the app-layer records it completed (the TLS
+        // record is completed by the packet that acknowledges the server's last flight).
+        if !(encrypted && handling == EncryptionHandling::Bypass) {
+            inspector.packet(&view, verdicts);
+        }
         let host = self.config.host.as_deref();
         let pcap_cnt = self.decoder.pkts;
         let macs = self.packet_macs.map(|m| (dir, m));
@@ -1210,6 +1234,7 @@ fn inspect_flushed(
         ip_header: &[],
         l4_header: &[],
         app_proto: detected_app_proto(flow),
+        payload_encrypted: false,
     };
     let mut extra = Vec::new();
     let mut verdicts = Vec::new();

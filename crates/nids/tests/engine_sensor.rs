@@ -5,7 +5,7 @@
 
 use picket_capture::{CaptureFile, PacketSource};
 use picket_event::EveMode;
-use picket_netdecode::{Sensor, SensorConfig};
+use picket_netdecode::{EncryptionHandling, Sensor, SensorConfig};
 use picket_nids::{Classifications, Engine, EngineConfig, LoadOptions, Ruleset};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -31,6 +31,10 @@ config classification: trojan-activity,A Network Trojan was detected,1\n";
 
 /// Runs `pcap` through a sensor with `rules`; returns strict EVE records as JSON.
 fn run(pcap: &Path, rules: &str) -> Vec<Value> {
+    run_with(pcap, rules, SensorConfig::default())
+}
+
+fn run_with(pcap: &Path, rules: &str, config: SensorConfig) -> Vec<Value> {
     let (classes, _) = Classifications::parse(CLASSIFICATION);
     let mut set = Ruleset::new(LoadOptions {
         classifications: Some(classes.clone()),
@@ -44,7 +48,7 @@ fn run(pcap: &Path, rules: &str) -> Vec<Value> {
         "{:?}",
         engine.unsupported()
     );
-    let mut sensor = Sensor::new(SensorConfig::default());
+    let mut sensor = Sensor::new(config);
     sensor.set_inspector(Box::new(engine));
     let mut file = CaptureFile::open(pcap).unwrap();
     let mut events = Vec::new();
@@ -154,4 +158,55 @@ alert tcp any any -> any 443 (msg:"picket client hello unfiltered"; flow:to_serv
         "detection_filter: the first 3 are quiet"
     );
     assert!(tls_records >= with_cert);
+}
+
+#[test]
+fn encryption_handling_modes_on_tls_application_data() {
+    let Some(pcap) = corpus("nids/suricata-verify/tests/tls/tls-cert-issuer/tls.pcap") else {
+        return;
+    };
+    // 1: raw content on the client's application data records; 2: an app-layer buffer;
+    // 3: header and flow keywords only.
+    let rules = r#"alert tcp any any -> any 443 (msg:"appdata header"; flow:established,to_server; content:"|17 03|"; depth:2; sid:1;)
+alert tls any any -> any any (msg:"subject"; tls.cert_subject; content:"CN=SELKS"; sid:2;)
+alert tcp any any -> any 443 (msg:"client data"; flow:established,to_server; dsize:>0; sid:3;)
+"#;
+    let count = |handling: EncryptionHandling| {
+        let events = run_with(
+            &pcap,
+            rules,
+            SensorConfig {
+                encryption: handling,
+                ..SensorConfig::default()
+            },
+        );
+        let flows = events.iter().filter(|e| e["event_type"] == "flow").count();
+        ([1, 2, 3].map(|sid| alerts(&events, sid).len()), flows)
+    };
+    let (full, flows_full) = count(EncryptionHandling::Full);
+    let (default, flows_default) = count(EncryptionHandling::Default);
+    let (bypass, flows_bypass) = count(EncryptionHandling::Bypass);
+    println!("alerts for sids 1, 2, 3: full {full:?}, default {default:?}, bypass {bypass:?}");
+    assert!(full[0] > 0, "full inspects the ciphertext");
+    assert_eq!(default[0], 0, "default does not");
+    assert_eq!(bypass[0], 0);
+    assert!(full[1] > 0);
+    assert_eq!(
+        default[1], full[1],
+        "app-layer buffers are inspected in every mode"
+    );
+    assert_eq!(bypass[1], full[1]);
+    assert_eq!(
+        default[2], full[2],
+        "default still runs header and flow keywords"
+    );
+    assert!(
+        bypass[2] < full[2],
+        "bypass skips the encrypted packets altogether"
+    );
+    assert_eq!(
+        (flows_default, flows_bypass),
+        (flows_full, flows_full),
+        "flows still logged"
+    );
 }

@@ -126,6 +126,12 @@ pub trait AppParser: Send + std::fmt::Debug {
     /// completed since the last call. The sensor asks on each packet travelling in
     /// `direction`, as Suricata inspects a direction's progress on that direction's packets.
     fn progress(&mut self, _direction: Direction, _out: &mut Vec<AppEvent>) {}
+    /// Whether `direction` now carries only encrypted application data: a TLS side past its
+    /// handshake, an SSH side past its NEWKEYS. Its raw bytes can no longer match a content
+    /// rule except by chance, so the sensor may stop inspecting (or tracking) them.
+    fn encrypted(&self, _direction: Direction) -> bool {
+        false
+    }
 }
 
 /// Chooses a parser for a new flow: by content first (TLS record header, HTTP method or status

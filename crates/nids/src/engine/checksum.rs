@@ -117,6 +117,7 @@ mod tests {
             ip_header: ip,
             l4_header: l4,
             app_proto: None,
+            payload_encrypted: false,
         }
     }
 

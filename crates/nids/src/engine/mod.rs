@@ -554,8 +554,11 @@ impl Engine {
             src_port: p.sport,
             dst_port: p.dport,
         };
+        // Encrypted application data is not scanned, and rules that need the payload see
+        // none (Suricata's `encryption-handling: default`).
+        let payload = (!p.payload_encrypted).then_some(p.payload);
         let bufs: [(&str, &[u8]); 3] = [
-            (PAYLOAD, p.payload),
+            (PAYLOAD, payload.unwrap_or_default()),
             (ip_header_buffer(p), p.ip_header),
             (l4_header_buffer(p), p.l4_header),
         ];
@@ -575,7 +578,7 @@ impl Engine {
             to_server: p.to_server,
             transactional: false,
             buffers: &[],
-            payload: Some(p.payload),
+            payload,
         };
         self.run(&mut cands, p, &side, false, out);
         self.cands = cands;
@@ -610,7 +613,7 @@ impl Engine {
                 (server, client)
             };
             let payload = if to_server == p.to_server {
-                Some(p.payload)
+                (!p.payload_encrypted).then_some(p.payload)
             } else {
                 // The record's bytes came with an earlier packet the other way; this
                 // packet's acknowledgement released them.

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use picket_capture::{CaptureSet, CaptureStats, PacketSource};
 use picket_event::{EveMode, Event, Timestamp};
 use picket_netdecode::flow::FlowConfig;
-use picket_netdecode::{CaptureCounters, Sensor, SensorConfig};
+use picket_netdecode::{CaptureCounters, EncryptionHandling, Sensor, SensorConfig};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -107,6 +107,12 @@ pub struct Args {
     /// does in IDS mode, and hands over what was never acknowledged when the flow ends.
     #[arg(long)]
     stream_inline: bool,
+    /// What detection does once a TLS direction has finished its handshake (or an SSH one
+    /// has sent NEWKEYS): `default` stops raw-content inspection of the ciphertext while
+    /// app-layer, flow and header keywords go on (Suricata's default); `full` inspects it
+    /// too; `bypass` also stops inspecting and reassembling its packets.
+    #[arg(long, value_name = "MODE", default_value_t = EncryptionHandling::default())]
+    encryption_handling: EncryptionHandling,
     #[command(flatten)]
     netwatch: crate::cmd::netwatch::StageArgs,
 }
@@ -267,6 +273,7 @@ pub fn run(args: Args) -> Result<i32> {
         community_id_seed: args.community_id_seed,
         netflow: args.netflow,
         ethernet: args.ethernet,
+        encryption: args.encryption_handling,
         dns_log: picket_netdecode::DnsLogConfig {
             version: args.dns_version,
             requests: !args.dns_no_requests,

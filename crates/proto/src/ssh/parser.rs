@@ -14,6 +14,8 @@ pub const MAX_PRE_BANNER_LINES: usize = 16;
 pub const MAX_PACKET: usize = 35_000;
 
 pub const MSG_KEXINIT: u8 = 20;
+/// RFC 4253 section 7.3: the sender's packets after this one use the new keys.
+pub const MSG_NEWKEYS: u8 = 21;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Banner {

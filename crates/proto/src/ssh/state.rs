@@ -1,5 +1,7 @@
 //! Per-flow SSH state: per direction, the identification line, then unencrypted packets until
-//! KEXINIT. Everything after KEXINIT is key exchange and then ciphertext, so parsing stops.
+//! KEXINIT, which is all the record needs. The key exchange that follows is still framed in
+//! the clear, so the side is followed to its NEWKEYS: after that it is ciphertext, which
+//! [`AppParser::encrypted`] reports and parsing stops at.
 
 use crate::parse::ParseError;
 use crate::{AppEvent, AppParser, Direction};
@@ -15,6 +17,8 @@ enum Phase {
     #[default]
     Banner,
     Packets,
+    /// KEXINIT seen; key exchange packets until NEWKEYS.
+    Kex,
     Done,
 }
 
@@ -25,6 +29,15 @@ struct Side {
     lines: usize,
     banner: Option<Banner>,
     kexinit: Option<KexInit>,
+    /// NEWKEYS seen: what follows is encrypted.
+    newkeys: bool,
+}
+
+impl Side {
+    /// The side has said all the record needs (or will say nothing more).
+    fn past_kexinit(&self) -> bool {
+        matches!(self.phase, Phase::Kex | Phase::Done)
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,11 +125,20 @@ impl SshParser {
                     Err(e) => break Err(e),
                 },
                 Phase::Packets => match parse_packet(rest) {
-                    Ok((MSG_KEXINIT, payload, _)) => {
+                    Ok((MSG_KEXINIT, payload, used)) => {
                         match parse_kexinit(payload) {
                             Ok(k) => side.kexinit = Some(k),
                             Err(_) => stats.malformed += 1,
                         }
+                        side.phase = Phase::Kex;
+                        off += used;
+                    }
+                    Ok((_, _, used)) => off += used,
+                    Err(e) => break Err(e),
+                },
+                Phase::Kex => match parse_packet(rest) {
+                    Ok((MSG_NEWKEYS, _, _)) => {
+                        side.newkeys = true;
                         side.phase = Phase::Done;
                     }
                     Ok((_, _, used)) => off += used,
@@ -153,7 +175,7 @@ impl AppParser for SshParser {
             side.phase = Phase::Done;
             side.buf = Vec::new();
         }
-        if self.sides.iter().all(|s| s.phase == Phase::Done) {
+        if self.sides.iter().all(Side::past_kexinit) {
             self.log(out);
         }
     }
@@ -167,5 +189,9 @@ impl AppParser for SshParser {
 
     fn finish(&mut self, out: &mut Vec<AppEvent>) {
         self.log(out);
+    }
+
+    fn encrypted(&self, direction: Direction) -> bool {
+        self.sides[idx(direction)].newkeys
     }
 }

@@ -222,3 +222,59 @@ fn detect_by_banner_either_side_and_by_port() {
     let d = crate::detect(Transport::Tcp, 40000, 22, Direction::ToServer, b"");
     assert_eq!(d.map(|p| p.app_proto()), Some("ssh"));
 }
+
+/// An unencrypted binary packet with the given payload (message type first) and 4 bytes of
+/// padding.
+fn packet(payload: &[u8]) -> Vec<u8> {
+    let len = (1 + payload.len() + 4) as u32;
+    let mut p = len.to_be_bytes().to_vec();
+    p.push(4);
+    p.extend(payload);
+    p.extend([0; 4]);
+    p
+}
+
+#[test]
+fn encrypted_per_side_after_its_newkeys() {
+    let (mut p, out) = run(&client_flight(), &server_flight());
+    assert_eq!(out.len(), 1, "logged at KEXINIT, not held until NEWKEYS");
+    assert!(!p.encrypted(Direction::ToServer) && !p.encrypted(Direction::ToClient));
+    let mut out = Vec::new();
+    // ECDH init, then NEWKEYS and ciphertext in the same segment.
+    let mut client = packet(&[30, 0, 0, 0, 4, 1, 2, 3, 4]);
+    client.extend(packet(&[MSG_NEWKEYS]));
+    client.extend([0xde; 64]);
+    p.feed(Direction::ToServer, &client, &mut out);
+    assert!(p.encrypted(Direction::ToServer));
+    assert!(
+        !p.encrypted(Direction::ToClient),
+        "the server has not sent NEWKEYS"
+    );
+    // The server's side, one byte at a time (its flight ended mid-packet).
+    let mut server = packet(&[31; 40]);
+    server.extend(packet(&[MSG_NEWKEYS]));
+    let mut fresh = SshParser::new();
+    for x in server_flight()[..server_flight().len() - 2]
+        .iter()
+        .chain(&server)
+    {
+        fresh.feed(Direction::ToClient, &[*x], &mut out);
+    }
+    assert!(fresh.encrypted(Direction::ToClient));
+    assert!(out.is_empty(), "the client never spoke: nothing to log yet");
+}
+
+#[test]
+fn a_broken_key_exchange_is_not_called_encrypted() {
+    let (mut p, _) = run(&client_flight(), &server_flight());
+    let mut out = Vec::new();
+    // A packet claiming 1 MB stops the side; its bytes stay open to content rules.
+    p.feed(
+        Direction::ToServer,
+        &[0x00, 0x10, 0x00, 0x00, 4, 21],
+        &mut out,
+    );
+    p.feed(Direction::ToServer, &packet(&[MSG_NEWKEYS]), &mut out);
+    assert!(!p.encrypted(Direction::ToServer));
+    assert_eq!(p.stats.malformed, 1);
+}

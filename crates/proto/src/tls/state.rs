@@ -272,6 +272,10 @@ impl AppParser for TlsParser {
         self.stats.malformed + self.stats.too_large
     }
 
+    fn encrypted(&self, direction: Direction) -> bool {
+        self.sides[idx(direction)].encrypted
+    }
+
     /// The hello randoms, every certificate of each side (`tls.certs` on the server's and
     /// the client's), and the client certificate's fields, which the EVE record (Suricata's
     /// default) leaves out but `tls.cert_subject` and its kin inspect on the client side.

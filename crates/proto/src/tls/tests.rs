@@ -354,6 +354,40 @@ fn tls13_logs_at_server_hello_and_ignores_dummy_ccs() {
 }
 
 #[test]
+fn encrypted_per_side_once_its_handshake_is_done() {
+    // TLS 1.2: each side turns encrypted at its own ChangeCipherSpec.
+    let mut p = TlsParser::new();
+    let mut out = Vec::new();
+    p.feed(Direction::ToServer, &spec_example_hello(), &mut out);
+    p.feed(Direction::ToClient, &tls12_server_flight(), &mut out);
+    assert!(!p.encrypted(Direction::ToServer) && !p.encrypted(Direction::ToClient));
+    p.feed(Direction::ToServer, &record(20, &[1]), &mut out);
+    assert!(p.encrypted(Direction::ToServer), "client past its CCS");
+    assert!(
+        !p.encrypted(Direction::ToClient),
+        "server still in the clear"
+    );
+    p.feed(Direction::ToClient, &record(20, &[1]), &mut out);
+    assert!(p.encrypted(Direction::ToClient));
+
+    // TLS 1.3: the server side right after its ServerHello; the client's dummy CCS does not
+    // count, its first encrypted record (type 23, its Finished) does.
+    let mut p = TlsParser::new();
+    p.feed(Direction::ToServer, &spec_example_hello(), &mut out);
+    p.feed(Direction::ToServer, &record(20, &[1]), &mut out);
+    p.feed(Direction::ToClient, &tls13_server_flight(), &mut out);
+    assert!(p.encrypted(Direction::ToClient));
+    assert!(!p.encrypted(Direction::ToServer));
+    p.feed(Direction::ToServer, &record(23, &[7; 40]), &mut out);
+    assert!(p.encrypted(Direction::ToServer));
+
+    // Bytes that are not TLS never count as encrypted: content rules keep seeing them.
+    let mut p = TlsParser::new();
+    p.feed(Direction::ToServer, b"GET / HTTP/1.1\r\n\r\n", &mut out);
+    assert!(!p.encrypted(Direction::ToServer));
+}
+
+#[test]
 fn hello_retry_request_keeps_the_second_client_hello() {
     let hrr_random: [u8; 32] = [
         0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
