@@ -12,7 +12,9 @@
 //! app-layer buffer over the raw payload when lengths tie, since it is the more specific
 //! place to look.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::nfa::contiguous;
+use aho_corasick::{Anchored, MatchKind};
 
 use crate::buffers::PAYLOAD;
 use crate::header::PortExpr;
@@ -246,10 +248,16 @@ impl Gate {
 /// One automaton per buffer over the distinct fast patterns of every group, so a buffer
 /// is scanned once however many groups apply; a match leads through `starts`/`rules`
 /// (pattern id -> rule ids) to the rules, which are then gated by group and ports.
+///
+/// The automaton is walked byte by byte through its [`Automaton`] interface rather than
+/// with an overlapping-match iterator: a prefilter only needs the set of patterns present,
+/// and the patterns a state reports are always the same, so a match state is looked at
+/// once per query. Runs of zeros in binary payloads otherwise report `|00 00 00|` and its
+/// kin at every byte (4 million matches for 2 thousand distinct ones on the corpus).
 #[derive(Debug)]
 struct BufferAutomaton {
     buffer: &'static str,
-    automaton: AhoCorasick,
+    automaton: contiguous::NFA,
     /// `rules[starts[p]..starts[p + 1]]` are the rules whose fast pattern is pattern `p`.
     starts: Vec<u32>,
     rules: Vec<u32>,
@@ -272,14 +280,17 @@ pub struct PrefilterStats {
     pub automata_bytes: usize,
 }
 
-/// Reusable per-query state: generation stamps that deduplicate rules and patterns
-/// without sorting, and the groups that apply to the current traffic.
+/// Reusable per-query state: generation stamps that deduplicate rules, patterns and match
+/// states without sorting, and the groups that apply to the current traffic.
 #[derive(Debug, Default)]
 pub struct Scratch {
     generation: u32,
     rule_seen: Vec<u32>,
     /// Per automaton, per pattern.
     pattern_seen: Vec<Vec<u32>>,
+    /// Per automaton, per state id (grown to the highest match state met; state ids are
+    /// offsets into the automaton, so this is bounded by its size).
+    state_seen: Vec<Vec<u32>>,
     applies: Vec<bool>,
 }
 
@@ -290,6 +301,7 @@ impl Scratch {
             // Wrapped: old stamps could collide with the new generation.
             self.rule_seen.iter_mut().for_each(|s| *s = 0);
             self.pattern_seen.iter_mut().flatten().for_each(|s| *s = 0);
+            self.state_seen.iter_mut().flatten().for_each(|s| *s = 0);
             self.generation = 1;
         }
         self.generation
@@ -402,9 +414,12 @@ impl Prefilter {
         let keys: Vec<GroupKey> = keys.into_iter().map(|(k, _)| k).collect();
         let mut automata = Vec::with_capacity(per_buffer.len());
         for (buffer, (_, patterns, rules_of)) in per_buffer {
-            let automaton = AhoCorasickBuilder::new()
+            // A contiguous NFA: as fast as a DFA here (a DFA over ET Open's payload
+            // patterns is 26 MB and misses the cache on most bytes) at a tenth of the size.
+            let automaton = contiguous::NFA::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
+                .prefilter(false)
                 .build(&patterns)
                 .map_err(|source| PrefilterError::Build { buffer, source })?;
             let mut starts = Vec::with_capacity(rules_of.len() + 1);
@@ -485,6 +500,9 @@ impl Prefilter {
             scratch
                 .pattern_seen
                 .resize_with(self.automata.len(), Vec::new);
+            scratch
+                .state_seen
+                .resize_with(self.automata.len(), Vec::new);
         }
         scratch.applies.clear();
         scratch
@@ -510,11 +528,14 @@ impl Prefilter {
         let Scratch {
             rule_seen,
             pattern_seen,
+            state_seen,
             applies,
             ..
         } = scratch;
         for (ai, a) in self.automata.iter().enumerate() {
             let seen = &mut pattern_seen[ai];
+            let states = &mut state_seen[ai];
+            let nfa = &a.automaton;
             for (_, data) in buffers.iter().filter(|(name, _)| *name == a.buffer) {
                 if data.is_empty() {
                     continue;
@@ -522,26 +543,45 @@ impl Prefilter {
                 if seen.len() < a.starts.len() {
                     seen.resize(a.starts.len(), 0);
                 }
-                for m in a.automaton.find_overlapping_iter(*data) {
-                    let p = m.pattern().as_usize();
-                    // A pattern seen once in this query has already offered its rules.
-                    if seen[p] == generation {
+                // Unanchored searches are always supported by a Standard automaton.
+                let Ok(mut sid) = nfa.start_state(Anchored::No) else {
+                    continue;
+                };
+                for &byte in *data {
+                    sid = nfa.next_state(Anchored::No, sid, byte);
+                    if !nfa.is_special(sid) || !nfa.is_match(sid) {
                         continue;
                     }
-                    seen[p] = generation;
-                    let (from, to) = (a.starts[p] as usize, a.starts[p + 1] as usize);
-                    for &r in &a.rules[from..to] {
-                        let Some(gate) = self.gates[r as usize].as_ref() else {
-                            continue;
-                        };
-                        if rule_seen[r as usize] == generation
-                            || !applies[gate.group as usize]
-                            || !gate.ports_match(traffic)
-                        {
+                    let s = sid.as_usize();
+                    if states.len() <= s {
+                        states.resize(s + 1, 0);
+                    }
+                    // This state's patterns were all offered earlier in this query.
+                    if states[s] == generation {
+                        continue;
+                    }
+                    states[s] = generation;
+                    for k in 0..nfa.match_len(sid) {
+                        let p = nfa.match_pattern(sid, k).as_usize();
+                        // A pattern seen once in this query has already offered its rules.
+                        if seen[p] == generation {
                             continue;
                         }
-                        rule_seen[r as usize] = generation;
-                        out.push(r);
+                        seen[p] = generation;
+                        let (from, to) = (a.starts[p] as usize, a.starts[p + 1] as usize);
+                        for &r in &a.rules[from..to] {
+                            let Some(gate) = self.gates[r as usize].as_ref() else {
+                                continue;
+                            };
+                            if rule_seen[r as usize] == generation
+                                || !applies[gate.group as usize]
+                                || !gate.ports_match(traffic)
+                            {
+                                continue;
+                            }
+                            rule_seen[r as usize] = generation;
+                            out.push(r);
+                        }
                     }
                 }
             }
@@ -670,5 +710,68 @@ alert dns any any -> any any (dns.query; content:"evil"; sid:6;)
             ),
             [4, 5]
         );
+    }
+
+    /// The automaton walk offers every rule whose fast pattern occurs, and no other, even
+    /// where patterns overlap, nest, repeat and share match states.
+    #[test]
+    fn candidates_are_exactly_the_rules_whose_pattern_occurs() {
+        let patterns: [&[u8]; 10] = [
+            b"\x00\x00\x00",
+            b"\x00\x00\x00\x00\x00",
+            b"\x00\x01",
+            b"abcd",
+            b"bcd",
+            b"cd",
+            b"Dab",
+            b"a",
+            b"\x01\x00\x00\x00\x00\x00\x00\x00\x01",
+            b"ccc",
+        ];
+        let text: String = patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let hex: String = p.iter().map(|b| format!("|{b:02x}|")).collect();
+                format!(
+                    "alert tcp any any -> any any (content:\"{hex}\"; sid:{};)\n",
+                    i + 1
+                )
+            })
+            .collect();
+        let mut set = Ruleset::new(LoadOptions::default());
+        set.add_source("t.rules", &text);
+        assert_eq!(set.rules.len(), patterns.len(), "{:?}", set.skipped);
+        let p = Prefilter::build(&set.rules).unwrap();
+        let traffic = Traffic {
+            transport: "tcp",
+            app: None,
+            to_server: true,
+            src_port: 1,
+            dst_port: 2,
+        };
+        let mut scratch = Scratch::default();
+        // A small alphabet, so every pattern turns up in some buffers and not in others.
+        let alphabet = b"\x00\x01abcdABCD";
+        let mut x: u32 = 12345;
+        for round in 0..2000 {
+            let len = (round % 64) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    alphabet[(x >> 16) as usize % alphabet.len()]
+                })
+                .collect();
+            let mut got = Vec::new();
+            p.candidates_into(&traffic, &[("payload", &data)], &mut scratch, &mut got);
+            got.sort_unstable();
+            let want: Vec<u32> = (0..patterns.len() as u32)
+                .filter(|&i| {
+                    let pat = patterns[i as usize];
+                    data.windows(pat.len()).any(|w| w.eq_ignore_ascii_case(pat))
+                })
+                .collect();
+            assert_eq!(got, want, "{data:?}");
+        }
     }
 }
