@@ -269,7 +269,7 @@ enum Scanner {
     /// Walked byte by byte (app-layer buffers: short, many small pattern sets).
     Nfa(contiguous::NFA),
     /// Hashed windows, verified (the raw payload: long buffers, thousands of patterns).
-    Windows(Box<WindowFilter>),
+    Windows(WindowFilter),
 }
 
 /// Figures about a built prefilter.
@@ -428,7 +428,7 @@ impl Prefilter {
             // Elsewhere a contiguous NFA: as fast as a DFA (a DFA over ET Open's payload
             // patterns is 26 MB and misses the cache on most bytes) at a tenth of the size.
             let scanner = if buffer == PAYLOAD {
-                Scanner::Windows(Box::new(WindowFilter::new(&patterns)))
+                Scanner::Windows(WindowFilter::new(&patterns))
             } else {
                 Scanner::Nfa(
                     contiguous::NFA::builder()
