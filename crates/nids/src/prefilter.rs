@@ -885,38 +885,52 @@ impl WindowFilter {
         for (j, &b) in d.iter().take(4).enumerate() {
             w |= fold(b) << (8 * j);
         }
-        let mut step = |i: usize, w: u32| {
-            let g2 = w & 0xffff;
-            if !bit(&self.first, g2) {
-                return;
-            }
-            if bit(&self.singles, w & 0xff) {
-                self.verify(
-                    d,
-                    i,
-                    self.single_table.get(w & 0xff),
-                    seen,
-                    generation,
-                    &mut report,
-                );
-            }
-            if bit(&self.pairs, g2) {
-                self.verify(d, i, self.pair_table.get(g2), seen, generation, &mut report);
-            }
-            if bit(&self.quads, mix(w) >> (32 - QUAD_BITS)) {
-                self.verify(d, i, self.quad_table.get(w), seen, generation, &mut report);
-            }
-        };
+        // The first-two-bytes test rejects most positions: it stays in the loop, the rest
+        // is out of line.
         let mut i = 0;
         for &next in d.get(4..).unwrap_or(&[]) {
-            step(i, w);
+            if bit(&self.first, w & 0xffff) {
+                self.hit(d, i, w, seen, generation, &mut report);
+            }
             w = (w >> 8) | (fold(next) << 24);
             i += 1;
         }
         while i < d.len() {
-            step(i, w);
+            if bit(&self.first, w & 0xffff) {
+                self.hit(d, i, w, seen, generation, &mut report);
+            }
             w >>= 8;
             i += 1;
+        }
+    }
+
+    /// Looks up and verifies the patterns the window `w` at `i` may start.
+    #[inline(never)]
+    fn hit(
+        &self,
+        d: &[u8],
+        i: usize,
+        w: u32,
+        seen: &mut [u32],
+        generation: u32,
+        report: &mut impl FnMut(usize),
+    ) {
+        let g2 = w & 0xffff;
+        if bit(&self.singles, w & 0xff) {
+            self.verify(
+                d,
+                i,
+                self.single_table.get(w & 0xff),
+                seen,
+                generation,
+                report,
+            );
+        }
+        if bit(&self.pairs, g2) {
+            self.verify(d, i, self.pair_table.get(g2), seen, generation, report);
+        }
+        if bit(&self.quads, mix(w) >> (32 - QUAD_BITS)) {
+            self.verify(d, i, self.quad_table.get(w), seen, generation, report);
         }
     }
 }
