@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
             }),
             icmp: None,
             payload,
+            ip_header: &[],
+            l4_header: &[],
             app_proto: None,
+            payload_encrypted: false,
         };
         engine.inspect_packet(&view, &mut out);
     }
