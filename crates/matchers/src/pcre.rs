@@ -375,12 +375,7 @@ impl Pcre {
             }
             Engine::Full(_) => return None,
         };
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(source)
-            .ok()?;
+        let hir = crate::simple::parse_bytes(source, false)?;
         let mut seq = Extractor::new().extract(&hir);
         if self.is_case_insensitive() {
             // Case variants collapse once lower-cased; the caller searches ignoring case.
@@ -461,14 +456,7 @@ fn simple_engine(pattern: &str, caseless: bool) -> Option<Simple> {
     if !parses_as_in_pcre2(pattern) || pattern.contains("\\z") {
         return None;
     }
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .case_insensitive(caseless)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    Simple::new(&hir)
+    Simple::new(&crate::simple::parse_bytes(pattern, caseless)?)
 }
 
 /// Whether the `regex` crate, with Unicode off, gives this pattern the same meaning PCRE2

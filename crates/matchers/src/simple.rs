@@ -93,6 +93,18 @@ pub(crate) struct Simple {
 /// The longest group list a match reports; more groups make the pattern not simple.
 const MAX_GROUPS: usize = 32;
 
+/// `pattern` read over bytes with Unicode off (the form [`Simple::new`] expects), or None
+/// when `regex-syntax` cannot read it.
+pub(crate) fn parse_bytes(pattern: &str, caseless: bool) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .case_insensitive(caseless)
+        .build()
+        .parse(pattern)
+        .ok()
+}
+
 impl Simple {
     /// The simple form of `hir` (parsed with Unicode off), or None when it is not simple.
     pub(crate) fn new(hir: &Hir) -> Option<Simple> {
@@ -513,14 +525,7 @@ mod tests {
     use super::*;
 
     fn compile(pattern: &str, caseless: bool) -> Option<Simple> {
-        let hir = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .case_insensitive(caseless)
-            .build()
-            .parse(pattern)
-            .unwrap();
-        Simple::new(&hir)
+        Simple::new(&parse_bytes(pattern, caseless).unwrap())
     }
 
     #[test]
